@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from apps.core.admin import CalypsoModelAdmin, badge
+
+from .choices import OUTCOME_COLORS
+from .models import AuditEvent
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(CalypsoModelAdmin):
+    list_display = ("time", "actor_name", "action", "object_label", "source", "outcome_badge", "address")
+    list_filter = ("outcome", "source", "object_type", "time")
+    search_fields = ("action", "actor_name", "object_label", "request_id", "message")
+    date_hierarchy = "time"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_badge(self, obj):
+        return badge(obj.get_outcome_display(), OUTCOME_COLORS.get(obj.outcome, "grey"))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,16 @@
+import django_filters
+
+from .models import AuditEvent
+
+__all__ = ["AuditEventFilterSet"]
+
+
+class AuditEventFilterSet(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor_name")
+    action__startswith = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
+    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ("action", "object_type", "object_id", "source", "outcome", "request_id", "job_id")

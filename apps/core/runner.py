@@ -1,0 +1,355 @@
+"""Host command runner: argv lists only, timeouts, captured output, typed errors.
+
+Every host tool Calypso drives goes through a ``Runner``. Backends take a runner, so unit tests
+pass a ``ReplayRunner`` fed from recorded real output and integration tests pass ``LocalRunner``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+__all__ = [
+    "CommandError",
+    "CommandNotFound",
+    "CommandResult",
+    "CommandTimeout",
+    "LocalRunner",
+    "LoggingRunner",
+    "Recording",
+    "ReplayRunner",
+    "Runner",
+    "SshRunner",
+    "UnexpectedCommand",
+]
+
+DEFAULT_TIMEOUT = 60.0
+# Stable, parseable output from every tool.
+BASE_ENV = {"LC_ALL": "C", "LANG": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def command_line(self) -> str:
+        return shlex.join(self.argv)
+
+
+class CommandError(Exception):
+    """A host command failed; carries the command, its exit code and its stderr."""
+
+    def __init__(self, result: CommandResult, message: str | None = None) -> None:
+        self.result = result
+        self.argv = result.argv
+        self.returncode = result.returncode
+        self.stdout = result.stdout
+        self.stderr = result.stderr
+        detail = result.stderr.strip() or result.stdout.strip()
+        super().__init__(message or f"{result.command_line} exited {result.returncode}: {detail}"[:2000])
+
+
+class CommandTimeout(CommandError):
+    """The command ran past its timeout and its process group was killed."""
+
+
+class CommandNotFound(CommandError):
+    """The program is not installed on the host."""
+
+
+class UnexpectedCommand(AssertionError):
+    """A ReplayRunner was asked for a command it has no recording of."""
+
+
+class Runner(Protocol):
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult: ...
+
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        on_line: Callable[[str], None],
+        timeout: float | None = None,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult: ...
+
+
+def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise TypeError("argv must be a non-empty list of strings, never a shell string")
+    out = tuple(argv)
+    for arg in out:
+        if not isinstance(arg, str):
+            raise TypeError(f"argv items must be str, got {type(arg).__name__}")
+        if "\x00" in arg:
+            raise ValueError("argv items must not contain NUL bytes")
+    return out
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _finish(argv, rc, out, err, started, check, timed_out=False, timeout=None) -> CommandResult:
+    result = CommandResult(argv, rc, out, err, round(time.monotonic() - started, 6))
+    if timed_out:
+        raise CommandTimeout(result, f"{result.command_line} timed out after {timeout} s and was killed")
+    if check and rc != 0:
+        raise CommandError(result)
+    return result
+
+
+class LocalRunner:
+    """Runs argv on this host with ``subprocess`` (never a shell), in its own process group."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = {**BASE_ENV, **(env or {})}
+
+    def _popen(self, argv: tuple[str, ...], env: Mapping[str, str] | None, stdin_pipe: bool):
+        try:
+            return subprocess.Popen(  # noqa: S603 - argv list, never a shell
+                argv,
+                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env={**self._env, **(env or {})},
+                start_new_session=True,  # own process group: a timeout kills the whole tree
+            )
+        except FileNotFoundError as exc:
+            result = CommandResult(argv, 127, "", str(exc), 0.0)
+            raise CommandNotFound(result, f"{argv[0]}: command not found on this host") from exc
+
+    def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
+        argv = _check_argv(argv)
+        started = time.monotonic()
+        proc = self._popen(argv, env, stdin is not None)
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            return _finish(argv, -9, out, err, started, check, timed_out=True, timeout=timeout)
+        return _finish(argv, proc.returncode, out, err, started, check)
+
+    def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
+        """Run argv, calling ``on_line`` for every stdout line as it arrives."""
+        argv = _check_argv(argv)
+        started = time.monotonic()
+        proc = self._popen(argv, env, False)
+        timed_out = threading.Event()
+        timer = None
+        if timeout is not None:
+            timer = threading.Timer(timeout, lambda: (timed_out.set(), _kill_group(proc)))
+            timer.start()
+        err_chunks: list[str] = []
+        reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+        reader.start()
+        out_lines: list[str] = []
+        try:
+            for line in proc.stdout:
+                out_lines.append(line)
+                on_line(line.rstrip("\n"))
+        except BaseException:
+            _kill_group(proc)
+            raise
+        finally:
+            proc.wait()
+            reader.join(5)
+            if timer:
+                timer.cancel()
+        return _finish(argv, proc.returncode, "".join(out_lines), "".join(err_chunks), started, check,
+                       timed_out=timed_out.is_set(), timeout=timeout)
+
+
+class SshRunner:
+    """Runs argv on a remote host through the OpenSSH client, with a pinned host key.
+
+    The host key is written to a private known_hosts file and ``StrictHostKeyChecking=yes`` is
+    set, so a changed key fails the connection instead of being trusted. The remote command line
+    is built with ``shlex.join`` so every argument reaches the remote program literally.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        user: str = "root",
+        port: int = 22,
+        known_hosts_file: str | Path,
+        identity_file: str | Path | None = None,
+        connect_timeout: int = 10,
+        local: LocalRunner | None = None,
+    ) -> None:
+        self.host, self.user, self.port = host, user, int(port)
+        self.known_hosts_file = str(known_hosts_file)
+        self.identity_file = str(identity_file) if identity_file else None
+        self.connect_timeout = connect_timeout
+        self._local = local or LocalRunner()
+
+    @staticmethod
+    def write_known_hosts(path: str | Path, host: str, port: int, host_key: str) -> Path:
+        """Pin ``host_key`` ("ssh-ed25519 AAAA...") for host:port in a known_hosts file."""
+        name = host if int(port) == 22 else f"[{host}]:{port}"
+        path = Path(path)
+        path.write_text(f"{name} {host_key.strip()}\n")
+        path.chmod(0o600)
+        return path
+
+    def ssh_argv(self, argv: Sequence[str]) -> list[str]:
+        remote = shlex.join(_check_argv(argv))
+        base = [
+            "ssh", "-T", "-p", str(self.port),
+            "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={self.known_hosts_file}",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", f"ConnectTimeout={self.connect_timeout}",
+            "-o", "LogLevel=ERROR",
+        ]  # fmt: skip
+        if self.identity_file:
+            base += ["-o", "IdentitiesOnly=yes", "-i", self.identity_file]
+        return [*base, f"{self.user}@{self.host}", "--", remote]
+
+    def _wrap(self, argv: tuple[str, ...], result: CommandResult, check: bool) -> CommandResult:
+        inner = CommandResult(argv, result.returncode, result.stdout, result.stderr, result.duration_s)
+        if check and inner.returncode != 0:
+            raise CommandError(inner)
+        return inner
+
+    def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
+        argv = _check_argv(argv)
+        if env:
+            argv = ("env", *(f"{k}={v}" for k, v in env.items()), *argv)
+        result = self._local.run(self.ssh_argv(argv), stdin=stdin, timeout=timeout, check=False)
+        if result.returncode == 255:  # ssh's own failure: host key, auth, network
+            raise CommandError(result, f"ssh to {self.host}:{self.port} failed: {result.stderr.strip()}")
+        return self._wrap(argv, result, check)
+
+    def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
+        argv = _check_argv(argv)
+        result = self._local.stream(self.ssh_argv(argv), on_line=on_line, timeout=timeout, check=False)
+        if result.returncode == 255:
+            raise CommandError(result, f"ssh to {self.host}:{self.port} failed: {result.stderr.strip()}")
+        return self._wrap(argv, result, check)
+
+
+@dataclass(slots=True)
+class Recording:
+    stdout: str = ""
+    stderr: str = ""
+    returncode: int = 0
+
+
+@dataclass
+class ReplayRunner:
+    """Replays recorded real outputs. Fails loudly on any command it was not given.
+
+    Recording files: the first line is ``$ <command line>`` (shell-quoted argv), an optional
+    ``# returncode: N`` line follows, the rest is stdout. ``calls`` lists every argv asked for.
+    """
+
+    recordings: dict[tuple[str, ...], list[Recording]] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    stdins: list[str | None] = field(default_factory=list)
+
+    def add(self, argv: Sequence[str], stdout: str = "", stderr: str = "", returncode: int = 0) -> ReplayRunner:
+        """Queue a response for argv; several responses for one argv replay in order, the last sticks."""
+        self.recordings.setdefault(tuple(argv), []).append(Recording(stdout, stderr, returncode))
+        return self
+
+    def add_file(self, path: str | Path) -> ReplayRunner:
+        text = Path(path).read_text()
+        first, _, rest = text.partition("\n")
+        if not first.startswith("$ "):
+            raise ValueError(f"{path}: first line must be '$ <command>'")
+        returncode = 0
+        if rest.startswith("# returncode:"):
+            rc_line, _, rest = rest.partition("\n")
+            returncode = int(rc_line.split(":", 1)[1])
+        if returncode:
+            return self.add(shlex.split(first[2:]), stderr=rest, returncode=returncode)
+        return self.add(shlex.split(first[2:]), stdout=rest)
+
+    def add_files(self, paths: Iterable[str | Path]) -> ReplayRunner:
+        for p in paths:
+            self.add_file(p)
+        return self
+
+    def _next(self, argv: tuple[str, ...]) -> Recording:
+        queue = self.recordings.get(argv)
+        if not queue:
+            raise UnexpectedCommand(f"no recording for: {shlex.join(argv)}")
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
+        argv = _check_argv(argv)
+        self.calls.append(argv)
+        self.stdins.append(stdin)
+        rec = self._next(argv)
+        result = CommandResult(argv, rec.returncode, rec.stdout, rec.stderr, 0.0)
+        if check and rec.returncode != 0:
+            raise CommandError(result)
+        return result
+
+    def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
+        result = self.run(argv, timeout=timeout, check=False, env=env)
+        for line in result.stdout.splitlines():
+            on_line(line)
+        if check and result.returncode != 0:
+            raise CommandError(result)
+        return result
+
+
+class LoggingRunner:
+    """Wraps a runner and reports every command and its outcome to ``sink(level, message)``."""
+
+    def __init__(self, inner: Runner, sink: Callable[[str, str], None]) -> None:
+        self.inner = inner
+        self._sink = sink
+
+    def _log(self, argv: Sequence[str], fn: Callable[[], CommandResult]) -> CommandResult:
+        self._sink("command", "$ " + shlex.join(argv))
+        try:
+            result = fn()
+        except CommandError as exc:
+            self._sink("error", f"exit {exc.returncode} after {exc.result.duration_s:.2f} s: {exc.stderr.strip()[:500]}")
+            raise
+        self._sink("debug", f"exit {result.returncode} in {result.duration_s:.2f} s")
+        return result
+
+    def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
+        return self._log(argv, lambda: self.inner.run(argv, stdin=stdin, timeout=timeout, check=check, env=env))
+
+    def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
+        return self._log(argv, lambda: self.inner.stream(argv, on_line=on_line, timeout=timeout, check=check, env=env))

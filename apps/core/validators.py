@@ -1,0 +1,152 @@
+"""Name and size validators shared by every subsystem.
+
+Every name that reaches a host command line passes one of these first. They raise Django's
+``ValidationError`` so serializers and forms report the failing field; services call them too.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "format_size",
+    "parse_size",
+    "validate_btrfs_subvolume_name",
+    "validate_hostname",
+    "validate_host_path",
+    "validate_property_name",
+    "validate_safe_name",
+    "validate_snapshot_name",
+    "validate_zfs_dataset_name",
+    "validate_zfs_pool_name",
+]
+
+_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_POOL = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*$")
+_RESERVED_POOL = re.compile(r"^(mirror|raidz|raidz1|raidz2|raidz3|draid\d*|spare|log|cache|special|dedup|c\d.*)$")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,254}$")
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_PROPERTY = re.compile(r"^[a-z][a-z0-9_]*(:[a-z0-9_.:-]+)?$")
+MAX_ZFS_NAME = 255
+
+
+def validate_safe_name(value: str) -> str:
+    """A plain object name: letters, digits and ``_ . : @ + -``, not starting with ``-``."""
+    if not isinstance(value, str) or not _SAFE.match(value):
+        raise ValidationError(
+            _("'%(value)s' is not a valid name: use letters, digits and _ . : @ + - (no spaces), "
+              "starting with a letter or digit."), code="invalid_name", params={"value": value})
+    return value
+
+
+def validate_zfs_pool_name(value: str) -> str:
+    """ZFS pool naming rules (zpool(8)): letter first, then ``[A-Za-z0-9_.:-]``; reserved words refused."""
+    if not isinstance(value, str) or not _POOL.match(value) or len(value) > MAX_ZFS_NAME:
+        raise ValidationError(
+            _("'%(value)s' is not a valid pool name: start with a letter, then letters, digits, _ . : - only."),
+            code="invalid_pool_name", params={"value": value})
+    if _RESERVED_POOL.match(value):
+        raise ValidationError(_("'%(value)s' is a reserved word and cannot name a pool."),
+                              code="reserved_pool_name", params={"value": value})
+    return value
+
+
+def validate_zfs_dataset_name(value: str) -> str:
+    """``pool/child/...``: a valid pool name, then components of ``[A-Za-z0-9_.:-]``, 255 chars at most."""
+    if not isinstance(value, str) or len(value) > MAX_ZFS_NAME or "@" in value or "#" in value:
+        raise ValidationError(_("'%(value)s' is not a valid dataset name."), code="invalid_dataset_name",
+                              params={"value": value})
+    pool, *children = value.split("/")
+    validate_zfs_pool_name(pool)
+    for part in children:
+        if not _COMPONENT.match(part) or part in (".", ".."):
+            raise ValidationError(
+                _("'%(value)s' is not a valid dataset name: each part uses letters, digits, _ . : - only."),
+                code="invalid_dataset_name", params={"value": value})
+    return value
+
+
+def validate_snapshot_name(value: str) -> str:
+    """The part after ``@`` (or a full ``dataset@snap``): letters, digits, ``_ . : -``."""
+    dataset, sep, snap = value.rpartition("@") if isinstance(value, str) else ("", "", "")
+    if sep:
+        validate_zfs_dataset_name(dataset)
+    if not _COMPONENT.match(snap or "") or len(value) > MAX_ZFS_NAME:
+        raise ValidationError(
+            _("'%(value)s' is not a valid snapshot name: letters, digits, _ . : - only."),
+            code="invalid_snapshot_name", params={"value": value})
+    return value
+
+
+def validate_btrfs_subvolume_name(value: str) -> str:
+    """A subvolume path relative to its filesystem: components of ``[A-Za-z0-9_.:@-]``."""
+    parts = value.split("/") if isinstance(value, str) and value else [""]
+    for part in parts:
+        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,254}$", part) or part in (".", ".."):
+            raise ValidationError(
+                _("'%(value)s' is not a valid subvolume name: letters, digits, _ . : @ - only, no '..'."),
+                code="invalid_subvolume_name", params={"value": value})
+    return value
+
+
+def validate_hostname(value: str) -> str:
+    if not isinstance(value, str) or not _HOST.match(value):
+        raise ValidationError(_("'%(value)s' is not a valid host name or address."), code="invalid_hostname",
+                              params={"value": value})
+    return value
+
+
+def validate_property_name(value: str) -> str:
+    """A native property (``compression``) or a user property (``com.example:owner``)."""
+    if not isinstance(value, str) or not (_PROPERTY.match(value) or re.match(r"^[a-z0-9_.-]+:[a-z0-9_.:-]+$", value)):
+        raise ValidationError(_("'%(value)s' is not a valid property name."), code="invalid_property",
+                              params={"value": value})
+    return value
+
+
+def validate_host_path(value: str) -> str:
+    """An absolute path on the host without '..', control characters or a leading '-'."""
+    if (not isinstance(value, str) or not value.startswith("/") or "/../" in f"{value}/"
+            or re.search(r"[\x00-\x1f\x7f]", value) or len(value) > 4096):
+        raise ValidationError(_("'%(value)s' is not a valid absolute path."), code="invalid_path",
+                              params={"value": value})
+    return value
+
+
+_UNITS = {"": 0, "B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: str | int) -> int:
+    """Human size to bytes: ``10G``, ``1.5T``, ``512M``, ``4096``, ``10GiB`` (binary units, as ZFS)."""
+    if isinstance(value, bool):
+        raise ValidationError(_("Not a size."), code="invalid_size")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValidationError(_("A size cannot be negative."), code="invalid_size")
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValidationError(_("'%(value)s' is not a size: use a number with an optional unit K, M, G, T, P."),
+                              code="invalid_size", params={"value": value})
+    try:
+        number = Decimal(match.group(1))
+    except InvalidOperation as exc:  # pragma: no cover - regex guards this
+        raise ValidationError(_("Not a size."), code="invalid_size") from exc
+    return int(number * (1024 ** _UNITS[match.group(2).upper()]))
+
+
+def format_size(num: int | None) -> str:
+    """Bytes to a short human string: 1.5G."""
+    if num is None:
+        return "-"
+    value = float(num)
+    for unit in ("B", "K", "M", "G", "T", "P"):
+        if abs(value) < 1024 or unit == "P":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}E"  # pragma: no cover

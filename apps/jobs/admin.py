@@ -1,0 +1,76 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin import CalypsoModelAdmin, badge
+from apps.core.errors import ServiceError
+
+from . import services
+from .choices import JOB_STATE_COLORS
+from .models import Job
+
+
+def progress_bar(job: Job) -> str:
+    return format_html(
+        '<div class="calypso-progress" data-job-id="{}" data-state="{}"><div class="bar" style="width:{}%"></div>'
+        '<span class="label">{}%</span></div><div class="calypso-step" data-job-id="{}">{}</div>',
+        job.pk, job.state, job.progress, job.progress, job.pk, job.step)
+
+
+@admin.register(Job)
+class JobAdmin(CalypsoModelAdmin):
+    list_display = ("id", "kind", "target_label", "state_badge", "progress_column", "user", "created", "duration")
+    list_filter = ("state", "kind", "source", "created")
+    search_fields = ("kind", "target_label", "step", "error")
+    list_select_related = ("user",)
+    date_hierarchy = "created"
+    actions = ("cancel_selected", "retry_selected")
+    readonly_fields = ("kind", "state_badge", "progress_column", "target_label", "user", "source", "params",
+                       "result", "error", "traceback", "lock_key", "queue", "celery_task_id", "worker", "created",
+                       "started", "finished", "heartbeat", "retry_of")
+    fields = readonly_fields
+    change_form_template = "admin/jobs/job/change_form.html"
+    change_list_template = "admin/jobs/job/change_list.html"
+
+    @admin.display(description=_("State"), ordering="state")
+    def state_badge(self, obj):
+        return format_html('<span data-job-state="{}">{}</span>', obj.pk,
+                           badge(obj.get_state_display(), JOB_STATE_COLORS.get(obj.state, "grey")))
+
+    @admin.display(description=_("Progress"))
+    def progress_column(self, obj):
+        return progress_bar(obj)
+
+    @admin.display(description=_("Duration"))
+    def duration(self, obj):
+        return f"{obj.duration_s:.1f} s" if obj.duration_s is not None else "-"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, func, done):
+        for job in queryset:
+            try:
+                func(job, user=request.user)
+                self.message_user(request, done % {"id": job.pk})
+            except ServiceError as exc:
+                self.message_user(request, f"#{job.pk}: {exc.message}", messages.WARNING)
+
+    @admin.action(description=_("Cancel selected jobs"), permissions=("cancel",))
+    def cancel_selected(self, request, queryset):
+        self._each(request, queryset, services.cancel_job, _("Job #%(id)s: cancel requested."))
+
+    @admin.action(description=_("Retry selected jobs"), permissions=("retry",))
+    def retry_selected(self, request, queryset):
+        self._each(request, queryset, services.retry_job, _("Job #%(id)s queued again."))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra = {"job": job, "log_entries": list(job.log_entries.order_by("-id")[:500])[::-1] if job else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

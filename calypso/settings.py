@@ -1,0 +1,209 @@
+"""Calypso settings: every knob comes from the environment (django-environ) with a typed default.
+
+Read order: process environment, then ``CALYPSO_ENV_FILE`` (default ``/etc/calypso/calypso.env`` on
+an appliance, ``.env`` in a checkout). Defaults give an embedded setup: SQLite under the data
+folder and a local Redis.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+_env_file = os.environ.get("CALYPSO_ENV_FILE") or (
+    "/etc/calypso/calypso.env" if Path("/etc/calypso/calypso.env").exists() else str(BASE_DIR / ".env"))
+if Path(_env_file).exists():
+    env.read_env(_env_file)
+
+DATA_DIR = Path(env("CALYPSO_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+RUN_DIR = DATA_DIR / "run"
+for _sub in ("db", "run", "log", "secrets"):
+    (DATA_DIR / _sub).mkdir(parents=True, exist_ok=True)
+
+VERSION = "0.1.0"
+
+
+def _secret(name: str, filename: str, length: int = 50) -> str:
+    """A secret from the environment, or one generated once and kept under the data folder."""
+    value = env(name, default="")
+    if value:
+        return value
+    path = DATA_DIR / "secrets" / filename
+    if not path.exists():
+        import secrets as _s
+
+        path.write_text(_s.token_urlsafe(length))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret("CALYPSO_SECRET_KEY", "django_secret_key")
+# Key for secrets at rest (Fernet, base64 32 bytes); on an appliance it lives in /etc/calypso/secrets.env.
+CALYPSO_ENCRYPTION_KEYS = [k for k in env.list("CALYPSO_ENCRYPTION_KEYS", default=[]) if k]
+CALYPSO_ENCRYPTION_KEY_FILE = DATA_DIR / "secrets" / "encryption.key"
+DEBUG = env.bool("CALYPSO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("CALYPSO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CALYPSO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "apps.system.admin_config.CalypsoAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "guardian",
+    "channels",
+    "django_celery_beat",
+    "apps.core",
+    "apps.accounts",
+    "apps.audit",
+    "apps.jobs",
+    "apps.system",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.audit.middleware.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "calypso.urls"
+ASGI_APPLICATION = "calypso.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite under the data folder unless DATABASE_URL says otherwise.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db' / 'calypso.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI persistent connections leak (each request's sync code runs in a new thread):
+    # use psycopg's pool and CONN_MAX_AGE=0.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("CALYPSO_DB_POOL_MIN", default=2),
+        "max_size": env.int("CALYPSO_DB_POOL_MAX", default=20),
+        "timeout": 10,
+    }
+else:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": env("CALYPSO_CACHE_PREFIX", default="calypso")}}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CALYPSO_CHANNEL_PREFIX", default="calypso")},
+    }
+}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "guardian.backends.ObjectPermissionBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous object permissions
+GUARDIAN_RAISE_403 = False
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("CALYPSO_TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.TokenAuthentication",  # first: anonymous calls get 401, not 403
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.CalypsoObjectPermissions"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+                                "rest_framework.filters.SearchFilter", "rest_framework.filters.OrderingFilter"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CalypsoCursorPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"auth": env("CALYPSO_AUTH_THROTTLE", default="100/min")},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Calypso API",
+    "DESCRIPTION": "Storage and backup appliance management.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Celery: Redis is both broker and result store.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CALYPSO_TASK_SOFT_TIME_LIMIT", default=24 * 3600)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env("CALYPSO_QUEUE", default="calypso")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+# By default Celery's Django fixup reconnects after every task (~7 ms); reuse instead.
+CELERY_DB_REUSE_MAX = env.int("CALYPSO_DB_REUSE_MAX", default=1000)
+
+# Jobs: a running job whose heartbeat is older than this is failed as "worker lost".
+CALYPSO_JOB_HEARTBEAT_S = env.float("CALYPSO_JOB_HEARTBEAT_S", default=5.0)
+CALYPSO_JOB_STALE_AFTER_S = env.float("CALYPSO_JOB_STALE_AFTER_S", default=60.0)
+CALYPSO_JOB_REAP_EVERY_S = env.float("CALYPSO_JOB_REAP_EVERY_S", default=30.0)
+# Throttling of progress events (publish / persist), see apps/jobs/progress.py.
+CALYPSO_PROGRESS_PUBLISH_S = env.float("CALYPSO_PROGRESS_PUBLISH_S", default=0.1)
+CALYPSO_PROGRESS_PERSIST_S = env.float("CALYPSO_PROGRESS_PERSIST_S", default=1.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("CALYPSO_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
