@@ -190,11 +190,14 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 # By default Celery's Django fixup reconnects after every task (~7 ms); reuse instead.
 CELERY_DB_REUSE_MAX = env.int("CALYPSO_DB_REUSE_MAX", default=1000)
+# Static periodic work; django-celery-beat copies it into the database, where the admin edits it.
+CELERY_BEAT_SCHEDULE = {
+    "jobs.reap_stale": {"task": "jobs.reap_stale", "schedule": env.float("CALYPSO_JOB_REAP_EVERY_S", default=30.0)},
+}
 
 # Jobs: a running job whose heartbeat is older than this is failed as "worker lost".
 CALYPSO_JOB_HEARTBEAT_S = env.float("CALYPSO_JOB_HEARTBEAT_S", default=5.0)
 CALYPSO_JOB_STALE_AFTER_S = env.float("CALYPSO_JOB_STALE_AFTER_S", default=60.0)
-CALYPSO_JOB_REAP_EVERY_S = env.float("CALYPSO_JOB_REAP_EVERY_S", default=30.0)
 # Throttling of progress events (publish / persist), see apps/jobs/progress.py.
 CALYPSO_PROGRESS_PUBLISH_S = env.float("CALYPSO_PROGRESS_PUBLISH_S", default=0.1)
 CALYPSO_PROGRESS_PERSIST_S = env.float("CALYPSO_PROGRESS_PERSIST_S", default=1.0)

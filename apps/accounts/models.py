@@ -16,7 +16,7 @@ from apps.core.models import RestrictedQuerySet
 
 __all__ = ["ApiToken", "User"]
 
-TOKEN_PREFIX = "cal_"
+TOKEN_PREFIX = "cal_"  # noqa: S105 - a public prefix, not a secret
 
 
 class User(AbstractUser):

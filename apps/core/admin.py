@@ -3,7 +3,6 @@ permissions come from django-guardian, and every add/change/delete is an audit e
 
 from __future__ import annotations
 
-from django.contrib import admin
 from django.utils.html import format_html
 from guardian.admin import GuardedModelAdmin
 

@@ -50,7 +50,7 @@ class Job(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     step = models.CharField(max_length=255, blank=True)
     target_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
-    target_id = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, null=True, blank=True)
     target = GenericForeignKey("target_type", "target_id")
     target_label = models.CharField(max_length=255, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -34,18 +34,27 @@ def _get_loop() -> asyncio.AbstractEventLoop:
     global _loop, _loop_pid
     with _lock:
         if _loop is None or _loop_pid != os.getpid():  # a forked child needs its own thread
+            global _order_lock
             _loop = asyncio.new_event_loop()
             _loop_pid = os.getpid()
+            _order_lock = None
             threading.Thread(target=_loop.run_forever, name="calypso-publish", daemon=True).start()
         return _loop
 
 
+_order_lock: asyncio.Lock | None = None
+
+
 async def _send(groups: tuple[str, ...], event: dict) -> None:
+    global _order_lock
     layer = get_channel_layer()
     if layer is None:
         return
-    for group in groups:
-        await layer.group_send(group, event)
+    if _order_lock is None:
+        _order_lock = asyncio.Lock()
+    async with _order_lock:  # FIFO: events reach clients in the order they were published
+        for group in groups:
+            await layer.group_send(group, event)
 
 
 def publish(job_id: int, payload: dict, *, wait: bool = False) -> Future | None:

@@ -187,13 +187,14 @@ def run_job(job_id: int, *, task_id: str = "", runner: Runner | None = None, wor
         return job
     publish(job.pk, {"event": "state", "state": job.state, "progress": job.progress, "step": job.step})
     ctx = JobContext(job, runner)
-    with audit_context.use(audit_context.AuditContext(source=AuditSource.JOB, job_id=job.pk)), _Heartbeat(job.pk):
-        _execute(ctx)
-    job.refresh_from_db()
-    outcome = Outcome.OK if job.state == JobState.SUCCEEDED else Outcome.FAILED
-    audit.record(job.user, job.kind, _target_of(job) or ("jobs.job", job.pk, job.target_label), job=job,
-                 outcome=outcome, message=job.error or job.get_state_display(),
-                 duration_ms=(job.duration_s or 0) * 1000)
+    with audit_context.use(audit_context.AuditContext(source=AuditSource.JOB, job_id=job.pk)):
+        with _Heartbeat(job.pk):
+            _execute(ctx)
+        job.refresh_from_db()
+        outcome = Outcome.OK if job.state == JobState.SUCCEEDED else Outcome.FAILED
+        audit.record(job.user, job.kind, _target_of(job) or ("jobs.job", job.pk, job.target_label or str(job)),
+                     job=job, outcome=outcome, message=job.error or job.get_state_display(),
+                     duration_ms=(job.duration_s or 0) * 1000)
     return job
 
 

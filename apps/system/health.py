@@ -51,7 +51,7 @@ def check_redis() -> dict:
     return _timed(run)
 
 
-def check_celery(timeout: float = 1.0) -> dict:
+def check_celery(timeout: float = 0.5) -> dict:
     def run():
         from calypso.celery import app
 

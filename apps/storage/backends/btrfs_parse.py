@@ -1,0 +1,395 @@
+"""Pure parsers for btrfs-progs text output (checked against btrfs-progs 6.2). No I/O, no Django.
+
+Times: ``btrfs subvolume list -s`` and ``btrfs scrub status`` print local time without a zone, so
+the backend runs them with ``TZ=UTC`` and these parsers read those times as UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apps.storage.backends.base import ScanProgress
+
+__all__ = [
+    "DEVICE_STAT_KEYS",
+    "BtrfsChunkUsage",
+    "BtrfsDevice",
+    "BtrfsFilesystem",
+    "BtrfsSubvolume",
+    "BtrfsUsage",
+    "parse_btrfs_balance_status",
+    "parse_btrfs_device_stats",
+    "parse_btrfs_filesystem_show",
+    "parse_btrfs_filesystem_usage",
+    "parse_btrfs_property_ro",
+    "parse_btrfs_scrub_counters",
+    "parse_btrfs_scrub_status",
+    "parse_btrfs_subvolume_list",
+    "parse_btrfs_subvolume_show",
+]
+
+DEVICE_STAT_KEYS = ("write_io_errs", "read_io_errs", "flush_io_errs", "corruption_errs", "generation_errs")
+# The errors btrfs-progs itself adds up for "Error summary" (cmds/scrub.c).
+_SCRUB_ERROR_KEYS = ("read_errors", "csum_errors", "verify_errors", "super_errors")
+_SCRUB_STATES = {"running": "scanning", "finished": "finished", "aborted": "canceled", "interrupted": "canceled"}
+_MISSING_PATHS = {"MISSING", "<missing disk>", "missing"}
+
+
+@dataclass(frozen=True, slots=True)
+class BtrfsDevice:
+    devid: int
+    size_bytes: int
+    used_bytes: int
+    path: str  # "" when the device is missing
+    missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BtrfsFilesystem:
+    label: str  # "" when the filesystem has no label
+    uuid: str
+    total_devices: int
+    bytes_used: int
+    devices: tuple[BtrfsDevice, ...] = ()
+    missing: bool = False  # at least one device is missing
+
+    @property
+    def name(self) -> str:
+        return self.label or self.uuid
+
+
+@dataclass(frozen=True, slots=True)
+class BtrfsChunkUsage:
+    kind: str  # "data" | "metadata" | "system" | "data+metadata"
+    profile: str  # "single" | "dup" | "raid1" | "raid10" | "raid5" | "raid6" | "raid1c3" | "raid1c4"
+    size_bytes: int
+    used_bytes: int
+    devices: dict[str, int] = field(default_factory=dict)  # device path (or "missing") -> bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BtrfsUsage:
+    overall: dict[str, int]  # device_size, device_allocated, ..., used, free_estimated, free_min, ...
+    data_ratio: float
+    metadata_ratio: float
+    multiple_profiles: bool
+    chunks: tuple[BtrfsChunkUsage, ...] = ()
+    unallocated: dict[str, int] = field(default_factory=dict)
+
+    def profiles(self, kind: str) -> tuple[str, ...]:
+        """Every profile one chunk kind uses; more than one while a conversion is under way."""
+        return tuple(dict.fromkeys(c.profile for c in self.chunks if c.kind == kind))
+
+    @property
+    def logical_used_bytes(self) -> int:
+        return sum(c.used_bytes for c in self.chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class BtrfsSubvolume:
+    id: int
+    gen: int
+    parent_id: int
+    top_level: int
+    path: str
+    uuid: str = ""
+    parent_uuid: str = ""  # "" for a subvolume that is not a snapshot
+    received_uuid: str = ""
+    cgen: int | None = None
+    otime: datetime | None = None  # only printed by "list -s"
+
+
+def _int(text: str) -> int:
+    return int(text.strip().split()[0])
+
+
+def _dash(value: str) -> str:
+    return "" if value == "-" else value
+
+
+# --- btrfs filesystem show --raw <mnt> -------------------------------------------------------
+
+_LABEL_RE = re.compile(r"^Label:\s+(?:'(?P<label>.*)'|none)\s+uuid:\s+(?P<uuid>\S+)")
+_TOTAL_RE = re.compile(r"Total devices\s+(\d+)\s+FS bytes used\s+(\d+)")
+_DEVID_RE = re.compile(r"devid\s+(\d+)\s+size\s+(\d+)\s+used\s+(\d+)\s+path\s*(.*)$")
+
+
+def _parse_device(match: re.Match[str]) -> BtrfsDevice:
+    path = match[4].strip()
+    missing = path in _MISSING_PATHS or not path
+    return BtrfsDevice(int(match[1]), int(match[2]), int(match[3]), "" if missing else path, missing)
+
+
+def parse_btrfs_filesystem_show(text: str) -> BtrfsFilesystem:
+    """Label, uuid and devices (sizes in bytes) of the first filesystem in ``filesystem show --raw``."""
+    label = uuid = ""
+    total = used = 0
+    devices: list[BtrfsDevice] = []
+    some_missing = False
+    for line in text.splitlines():
+        if (m := _LABEL_RE.match(line.strip())) and not uuid:
+            label, uuid = m["label"] or "", m["uuid"]
+        elif (m := _TOTAL_RE.search(line)) and not total:
+            total, used = int(m[1]), int(m[2])
+        elif m := _DEVID_RE.search(line):
+            devices.append(_parse_device(m))
+        elif "Some devices missing" in line:
+            some_missing = True
+    if not uuid:
+        raise ValueError("no filesystem in 'btrfs filesystem show' output")
+    missing = some_missing or any(d.missing for d in devices) or len(devices) < total
+    return BtrfsFilesystem(label, uuid, total, used, tuple(devices), missing)
+
+
+# --- btrfs filesystem usage -b <mnt> ---------------------------------------------------------
+
+_OVERALL_KEYS = {
+    "Device size": "device_size",
+    "Device allocated": "device_allocated",
+    "Device unallocated": "device_unallocated",
+    "Device missing": "device_missing",
+    "Device slack": "device_slack",
+    "Used": "used",
+    "Free (estimated)": "free_estimated",
+    "Free (statfs, df)": "free_statfs",
+    "Global reserve": "global_reserve",
+}
+_CHUNK_RE = re.compile(r"^(Data\+Metadata|Data|Metadata|System),\s*(\S+):\s+Size:(\d+),\s+Used:(\d+)")
+_MIN_RE = re.compile(r"\(min:\s*(\d+)\)")
+
+
+def _overall_line(key: str, value: str, overall: dict[str, int], ratios: dict[str, str]) -> None:
+    if key in _OVERALL_KEYS:
+        overall[_OVERALL_KEYS[key]] = _int(value)
+        if key == "Free (estimated)" and (m := _MIN_RE.search(value)):
+            overall["free_min"] = int(m[1])
+    else:
+        ratios[key] = value.strip()
+
+
+def parse_btrfs_filesystem_usage(text: str) -> BtrfsUsage:
+    """Overall byte counts, ratios and per-profile chunk usage from ``filesystem usage -b``."""
+    overall: dict[str, int] = {}
+    ratios: dict[str, str] = {}
+    chunks: list[BtrfsChunkUsage] = []
+    unallocated: dict[str, int] = {}
+    current: dict[str, int] | None = None
+    for line in text.splitlines():
+        if m := _CHUNK_RE.match(line):
+            current = {}
+            chunks.append(BtrfsChunkUsage(m[1].lower(), m[2].lower(), int(m[3]), int(m[4]), current))
+        elif line.startswith("Unallocated:"):
+            current = unallocated
+        elif line.startswith((" ", "\t")) and ":" in line and current is None:
+            key, _, value = line.strip().partition(":")
+            _overall_line(key, value, overall, ratios)
+        elif current is not None and line.startswith((" ", "\t")) and len(parts := line.split()) >= 2:
+            current[" ".join(parts[:-1])] = int(parts[-1])
+    return BtrfsUsage(
+        overall=overall,
+        data_ratio=float(ratios.get("Data ratio", "1")),
+        metadata_ratio=float(ratios.get("Metadata ratio", "1")),
+        multiple_profiles=ratios.get("Multiple profiles", "no") == "yes",
+        chunks=tuple(chunks),
+        unallocated=unallocated,
+    )
+
+
+# --- btrfs subvolume list -p -u -q -R [-s -r] <mnt> -------------------------------------------
+
+_LIST_FIELDS = {
+    "id": re.compile(r"^ID (\d+)"),
+    "gen": re.compile(r"\bgen (\d+)"),
+    "cgen": re.compile(r"\bcgen (\d+)"),
+    "parent": re.compile(r"\bparent (\d+)"),
+    "top_level": re.compile(r"\btop level (\d+)"),
+    "otime": re.compile(r"\botime (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|-)"),
+    "parent_uuid": re.compile(r"\bparent_uuid (\S+)"),
+    "received_uuid": re.compile(r"\breceived_uuid (\S+)"),
+    "uuid": re.compile(r"(?<![\w])uuid (\S+)"),
+}
+
+
+def _utc(text: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> datetime | None:
+    return None if text in ("", "-") else datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
+def _list_line(line: str) -> BtrfsSubvolume:
+    # The path comes last and may hold spaces; everything before " path " is key/value pairs.
+    head, _, path = line.partition(" path ")
+    found = {key: (m[1] if (m := rx.search(head)) else "") for key, rx in _LIST_FIELDS.items()}
+    top_level = int(found["top_level"] or 0)
+    return BtrfsSubvolume(
+        id=int(found["id"]),
+        gen=int(found["gen"] or 0),
+        parent_id=int(found["parent"] or top_level),
+        top_level=top_level,
+        path=path,
+        uuid=_dash(found["uuid"]),
+        parent_uuid=_dash(found["parent_uuid"]),
+        received_uuid=_dash(found["received_uuid"]),
+        cgen=int(found["cgen"]) if found["cgen"] else None,
+        otime=_utc(found["otime"]),
+    )
+
+
+def parse_btrfs_subvolume_list(text: str) -> list[BtrfsSubvolume]:
+    """One entry per ``ID ...`` line of ``subvolume list`` (any mix of -p -u -q -R -s -r)."""
+    return [_list_line(line) for line in text.splitlines() if line.startswith("ID ")]
+
+
+# --- btrfs subvolume show <path> --------------------------------------------------------------
+
+_SHOW_INTS = {"Subvolume ID": "id", "Generation": "generation", "Gen at creation": "cgen",
+              "Parent ID": "parent_id", "Top level ID": "top_level"}  # fmt: skip
+_SHOW_STRS = {"Name": "name", "UUID": "uuid", "Parent UUID": "parent_uuid", "Received UUID": "received_uuid",
+              "Flags": "flags"}  # fmt: skip
+
+
+def _show_value(key: str, value: str, out: dict) -> None:
+    if key in _SHOW_INTS:
+        out[_SHOW_INTS[key]] = int(value)
+    elif key in _SHOW_STRS:
+        out[_SHOW_STRS[key]] = _dash(value)
+    elif key == "Creation time":
+        out["created_at"] = None if value == "-" else datetime.strptime(value, "%Y-%m-%d %H:%M:%S %z").astimezone(UTC)
+
+
+def parse_btrfs_subvolume_show(text: str) -> dict:
+    """Identity, flags and creation time (aware UTC) of one subvolume from ``subvolume show``."""
+    lines = text.splitlines()
+    out: dict = {"path": lines[0].strip() if lines else "", "snapshots": []}
+    in_snapshots = False
+    for line in lines[1:]:
+        key, sep, value = line.strip().partition(":")
+        if in_snapshots and line.strip():
+            out["snapshots"].append(line.strip())
+        elif sep:
+            in_snapshots = key == "Snapshot(s)"
+            _show_value(key, value.strip(), out)
+    out["readonly"] = "readonly" in out.get("flags", "").split(",")
+    return out
+
+
+# --- btrfs property get -ts <path> ro ---------------------------------------------------------
+
+
+def parse_btrfs_property_ro(text: str) -> bool:
+    """True when ``property get -ts <path> ro`` says ``ro=true``."""
+    for line in text.splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "ro":
+            return value.strip() == "true"
+    raise ValueError("no 'ro=' line in 'btrfs property get' output")
+
+
+# --- btrfs scrub status -R / --raw <mnt> -------------------------------------------------------
+
+
+def parse_btrfs_scrub_counters(text: str) -> dict[str, int]:
+    """The raw counters (``data_bytes_scrubbed``, ``csum_errors`` ...) of ``scrub status -R``."""
+    counters: dict[str, int] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and key.islower() and value.strip().isdigit():
+            counters[key] = int(value)
+    return counters
+
+
+def _scrub_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line.startswith((" ", "\t")):
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _duration(text: str) -> timedelta:
+    hours, minutes, seconds = (int(p) for p in text.split(":"))
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _scrub_state(fields: dict[str, str]) -> str:
+    if "Status" in fields:
+        return _SCRUB_STATES.get(fields["Status"], "none")
+    # In its first seconds a running scrub has no stats yet, but an ETA.
+    return "scanning" if "Time left" in fields or "Bytes scrubbed" in fields else "none"
+
+
+def _scrub_percent(state: str, done: int | None, total: int | None) -> float:
+    if state == "finished":
+        return 100.0
+    if not done or not total:
+        return 0.0
+    return round(min(100.0, 100.0 * done / total), 2)
+
+
+def parse_btrfs_scrub_status(raw: str, summary: str = "") -> ScanProgress:
+    """Scrub state, bytes done of total, errors and times from ``scrub status -R`` and ``--raw``."""
+    fields = {**_scrub_fields(raw), **_scrub_fields(summary)}
+    counters = parse_btrfs_scrub_counters(raw)
+    state = _scrub_state(fields)
+    total = _int(fields["Total to scrub"]) if "Total to scrub" in fields else None
+    done = _int(fields["Bytes scrubbed"]) if "Bytes scrubbed" in fields else None
+    if done is None and counters:
+        done = counters.get("data_bytes_scrubbed", 0) + counters.get("tree_bytes_scrubbed", 0)
+    started = _utc(fields.get("Scrub started", ""), "%a %b %d %H:%M:%S %Y")
+    finished = None
+    if started and state in ("finished", "canceled") and "Duration" in fields:
+        finished = started + _duration(fields["Duration"])
+    return ScanProgress(
+        function="scrub" if state != "none" else "none",
+        state=state,
+        percent=_scrub_percent(state, done, total),
+        examined_bytes=done if state != "none" else None,
+        total_bytes=total,
+        errors=sum(counters.get(k, 0) for k in _SCRUB_ERROR_KEYS),
+        started_at=started,
+        finished_at=finished,
+        text=(summary or raw).strip(),
+    )
+
+
+# --- btrfs balance status <mnt> ---------------------------------------------------------------
+
+_BALANCE_ON_RE = re.compile(r"^Balance on '.*' is (\w+)(?:, (.+))?$")
+_BALANCE_PROGRESS_RE = re.compile(r"(\d+) out of about (\d+) chunks balanced \((\d+) considered\),\s+(\d+)% left")
+
+
+def parse_btrfs_balance_status(text: str) -> dict:
+    """State ("none", "running", "paused"), chunk counts and percent done of ``balance status``."""
+    out: dict = {"state": "none", "request": "", "chunks_balanced": 0, "chunks_total": 0,
+                 "chunks_considered": 0, "percent": 0.0, "text": text.strip()}  # fmt: skip
+    for line in text.splitlines():
+        if m := _BALANCE_ON_RE.match(line.strip()):
+            out["state"], out["request"] = m[1], m[2] or ""
+        elif m := _BALANCE_PROGRESS_RE.search(line):
+            out.update(chunks_balanced=int(m[1]), chunks_total=int(m[2]), chunks_considered=int(m[3]),
+                       percent=float(100 - int(m[4])))  # fmt: skip
+    return out
+
+
+# --- btrfs device stats <mnt> -----------------------------------------------------------------
+
+_STAT_RE = re.compile(r"^\[(?P<dev>.+)\]\.(?P<key>\w+)\s+(?P<value>\d+)$")
+
+
+def _stats_entry(device: str) -> dict:
+    missing = device.startswith("devid:")
+    return {"device": "" if missing else device, "devid": int(device[6:]) if missing else None,
+            "missing": missing, **dict.fromkeys(DEVICE_STAT_KEYS, 0)}  # fmt: skip
+
+
+def parse_btrfs_device_stats(text: str) -> list[dict]:
+    """Per device error counters; a missing device shows as ``[devid:N]`` with ``missing`` True."""
+    devices: dict[str, dict] = {}
+    for line in text.splitlines():
+        if m := _STAT_RE.match(line.strip()):
+            entry = devices.setdefault(m["dev"], _stats_entry(m["dev"]))
+            entry[m["key"]] = int(m["value"])
+    for entry in devices.values():
+        entry["errors"] = sum(entry[k] for k in DEVICE_STAT_KEYS)
+    return list(devices.values())

@@ -1,0 +1,33 @@
+import pytest
+from cryptography.fernet import Fernet
+
+from apps.core import crypto
+
+
+def test_roundtrip_and_ciphertext_differs():
+    token = crypto.encrypt("s3cret-chap")
+    assert token.startswith("fernet:")
+    assert "s3cret" not in token
+    assert crypto.decrypt(token) == "s3cret-chap"
+    assert crypto.encrypt("s3cret-chap") != token  # random IV
+
+
+def test_key_rotation(settings):
+    old = Fernet.generate_key().decode()
+    new = Fernet.generate_key().decode()
+    settings.CALYPSO_ENCRYPTION_KEYS = [old]
+    crypto._fernet.cache_clear()
+    token = crypto.encrypt("value")
+    settings.CALYPSO_ENCRYPTION_KEYS = [new, old]
+    crypto._fernet.cache_clear()
+    assert crypto.decrypt(token) == "value"
+    settings.CALYPSO_ENCRYPTION_KEYS = [new]
+    crypto._fernet.cache_clear()
+    with pytest.raises(crypto.SecretDecryptionError):
+        crypto.decrypt(token)
+    crypto._fernet.cache_clear()
+
+
+def test_plaintext_is_refused():
+    with pytest.raises(crypto.SecretDecryptionError):
+        crypto.decrypt("not encrypted")

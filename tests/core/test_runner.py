@@ -1,0 +1,115 @@
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from apps.core.runner import (
+    CommandError,
+    CommandNotFound,
+    CommandTimeout,
+    LocalRunner,
+    LoggingRunner,
+    ReplayRunner,
+    UnexpectedCommand,
+)
+
+
+def test_argv_with_shell_metacharacters_is_passed_literally(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    nasty = f"$(rm -f {victim}); `rm -f {victim}` | rm -f {victim} && echo pwned; *"
+    result = LocalRunner().run(["printf", "%s", nasty])
+    assert result.stdout == nasty
+    assert victim.read_text() == "keep"
+
+
+def test_shell_string_is_refused():
+    with pytest.raises(TypeError):
+        LocalRunner().run("ls -l")
+
+
+def test_nonzero_exit_raises_with_stderr_and_exit_code():
+    with pytest.raises(CommandError) as err:
+        LocalRunner().run(["sh", "-c", "echo boom >&2; exit 3"])
+    assert err.value.returncode == 3
+    assert err.value.stderr.strip() == "boom"
+    assert "boom" in str(err.value)
+
+
+def test_check_false_returns_result():
+    result = LocalRunner().run(["sh", "-c", "echo out; echo err >&2; exit 4"], check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (4, "out\n", "err\n")
+    assert result.duration_s >= 0
+
+
+def test_stdin_is_fed():
+    assert LocalRunner().run(["cat"], stdin="hello\nworld").stdout == "hello\nworld"
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    started = time.monotonic()
+    with pytest.raises(CommandTimeout) as err:
+        LocalRunner().run(["sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"], timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert "timed out" in str(err.value)
+    child = int(pidfile.read_text())
+    for _ in range(50):
+        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        pytest.fail("background child survived the timeout")
+
+
+def test_missing_program_is_command_not_found():
+    with pytest.raises(CommandNotFound):
+        LocalRunner().run(["calypso-no-such-tool"])
+
+
+def test_environment_is_c_locale():
+    assert LocalRunner().run(["sh", "-c", "echo $LC_ALL"]).stdout.strip() == "C"
+
+
+def test_stream_delivers_lines_as_they_come():
+    lines = []
+    result = LocalRunner().stream(["sh", "-c", "echo a; echo b; echo c"], on_line=lines.append)
+    assert lines == ["a", "b", "c"]
+    assert result.returncode == 0
+
+
+def test_stream_timeout():
+    with pytest.raises(CommandTimeout):
+        LocalRunner().stream(["sleep", "20"], on_line=lambda _: None, timeout=0.3)
+
+
+def test_replay_runner_replays_and_records_calls(tmp_path):
+    rec = tmp_path / "zpool_list.txt"
+    rec.write_text("$ zpool list -H -o name\ntank\nbackup\n")
+    runner = ReplayRunner().add_file(rec)
+    assert runner.run(["zpool", "list", "-H", "-o", "name"]).stdout == "tank\nbackup\n"
+    assert runner.calls == [("zpool", "list", "-H", "-o", "name")]
+    with pytest.raises(UnexpectedCommand):
+        runner.run(["zpool", "destroy", "tank"])
+
+
+def test_replay_runner_error_recording(tmp_path):
+    rec = tmp_path / "fail.txt"
+    rec.write_text("$ zpool status nope\n# returncode: 1\ncannot open 'nope': no such pool\n")
+    with pytest.raises(CommandError) as err:
+        ReplayRunner().add_file(rec).run(["zpool", "status", "nope"])
+    assert "no such pool" in err.value.stderr
+
+
+def test_logging_runner_reports_command_and_failure():
+    seen = []
+    runner = LoggingRunner(ReplayRunner().add(["false"], stderr="nope", returncode=1).add(["true"]),
+                           lambda level, msg: seen.append((level, msg)))
+    runner.run(["true"])
+    with pytest.raises(CommandError):
+        runner.run(["false"])
+    assert ("command", "$ true") in seen
+    assert ("command", "$ false") in seen
+    assert any(level == "error" and "nope" in msg for level, msg in seen)
