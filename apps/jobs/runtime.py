@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from apps.audit import context as audit_context
@@ -175,7 +175,6 @@ def _fail(ctx: JobContext, exc: BaseException) -> None:
 def run_job(job_id: int, *, task_id: str = "", runner: Runner | None = None, worker: str | None = None) -> Job | None:
     """Run a queued job to a terminal state. A job that is no longer queued (cancelled before it
     started, or redelivered after a worker died) is left as it is."""
-    close_old_connections()
     job = Job.objects.select_related("target_type", "user").filter(pk=job_id).first()
     if job is None:
         logger.warning("job %s vanished before it ran", job_id)
