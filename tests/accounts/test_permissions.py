@@ -22,7 +22,7 @@ def _walk(patterns, prefix=""):
 
 
 def _concrete(route: str) -> str:
-    route = route.lstrip("^").rstrip("$").replace("\\.", ".")
+    route = route.replace("/?$", "").lstrip("^").rstrip("$").replace("\\.", ".")
     route = re.sub(r"\(\?P<format>[^)]*\)", "json", route)
     route = re.sub(r"\(\?P<[^>]+>[^)]*\)", "1", route)
     route = re.sub(r"<(?:\w+:)?\w+>", "1", route)

@@ -124,3 +124,10 @@ def test_job_admin_pages_render(admin_user):
     assert "calypso-progress" in client.get("/admin/jobs/job/").content.decode()
     page = client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
     assert "$ lsblk --json" in page and f'data-live-job="{job.pk}"' in page
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_valid_and_warning_free():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -7,9 +7,7 @@ app_name = "system-api"
 router = SimpleRouter()
 router.register("inventory", views.HostInventoryViewSet, basename="inventory")
 urlpatterns = [
-    path("health", views.HealthView.as_view(), name="health"),
-    path("health/", views.HealthView.as_view()),
-    path("version", views.VersionView.as_view(), name="version"),
-    path("version/", views.VersionView.as_view()),
+    re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    re_path(r"^version/?$", views.VersionView.as_view(), name="version"),
     *router.urls,
 ]
