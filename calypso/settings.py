@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.jobs",
     "apps.system",
+    "apps.storage",
 ]
 
 MIDDLEWARE = [
@@ -103,7 +104,7 @@ TEMPLATES = [
 
 # Database: SQLite under the data folder unless DATABASE_URL says otherwise.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db' / 'calypso.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("CALYPSO_DB_POOL", default=True):
     # Under ASGI persistent connections leak (each request's sync code runs in a new thread):
     # use psycopg's pool and CONN_MAX_AGE=0.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -112,7 +113,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("CALYPSO_DB_POOL_MAX", default=20),
         "timeout": 10,
     }
-else:
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -123,7 +124,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CALYPSO_CHANNEL_PREFIX", default="calypso")},
+        # No socket timeout: redis-py's default equals channels_redis's blocking wait, which drops
+        # WebSockets that receive nothing for five seconds.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                   "prefix": env("CALYPSO_CHANNEL_PREFIX", default="calypso")},
     }
 }
 
@@ -198,6 +202,8 @@ CELERY_DB_REUSE_MAX = env.int("CALYPSO_DB_REUSE_MAX", default=1000)
 # Static periodic work; django-celery-beat copies it into the database, where the admin edits it.
 CELERY_BEAT_SCHEDULE = {
     "jobs.reap_stale": {"task": "jobs.reap_stale", "schedule": env.float("CALYPSO_JOB_REAP_EVERY_S", default=30.0)},
+    # Pool health and storage inventory.
+    "storage.sync": {"task": "storage.sync", "schedule": env.float("CALYPSO_STORAGE_SYNC_EVERY_S", default=120.0)},
 }
 
 # Jobs: a running job whose heartbeat is older than this is failed as "worker lost".

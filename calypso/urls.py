@@ -7,6 +7,7 @@ api_v1 = [
     path("audit/", include("apps.audit.api.urls")),
     path("jobs/", include("apps.jobs.api.urls")),
     path("system/", include("apps.system.api.urls")),
+    path("storage/", include("apps.storage.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

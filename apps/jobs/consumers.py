@@ -25,7 +25,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED)
             return
         self.job_id = self.scope["url_route"]["kwargs"].get("job_id")
         self.all_visible = await self._sees_all(user)
@@ -33,7 +33,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         if self.job_id is not None:
             job = await self._visible_job(user, self.job_id)
             if job is None:
-                await self.close(code=CLOSE_NOT_FOUND)
+                await self._refuse(CLOSE_NOT_FOUND)
                 return
             self.group = job_group(self.job_id)
         else:
@@ -42,6 +42,11 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         if self.job_id is not None:
             await self.send_json(_snapshot(job))
+
+    async def _refuse(self, code: int) -> None:
+        # Accept first: a close before accept becomes a bare HTTP 403 and the client never sees the code.
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code):
         if getattr(self, "group", None):

@@ -7,7 +7,7 @@ __all__ = ["JobFilterSet"]
 
 
 class JobFilterSet(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=JobState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=JobState.choices, distinct=False)
     kind = django_filters.CharFilter()
     kind__startswith = django_filters.CharFilter(field_name="kind", lookup_expr="startswith")
     user = django_filters.CharFilter(field_name="user__username")

@@ -212,3 +212,21 @@ def test_job_api_list_filter_detail_and_log(admin_user, client_for, replay):
     log = client.get(f"/api/v1/jobs/{job.pk}/log/", {"level": "command"}).json()["results"]
     assert [entry["message"] for entry in log] == ["$ zpool list -H"]
     assert client.get("/api/v1/jobs/", {"kind__startswith": "tests.u"}).json()["results"][0]["kind"] == "tests.undo"
+
+
+@pytest.mark.django_db
+def test_fast_list_row_matches_drf_fields(admin_user):
+    from rest_framework import serializers as drf
+
+    from apps.jobs.api.serializers import JobSerializer
+
+    job = Job.objects.create(kind="tests.steps", user=admin_user, target=admin_user, target_label="admin1",
+                             started=timezone.now())
+
+    class Reference(JobSerializer):
+        pass
+
+    fast = JobSerializer(job).data
+    reference = drf.ModelSerializer.to_representation(Reference(job), job)
+    assert fast == dict(reference)
+    assert fast["target_type"] == "accounts.user" and fast["user"] == "admin1"

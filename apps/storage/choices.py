@@ -1,0 +1,112 @@
+"""Storage status values and their badge colours, in one place."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "DATASET_KIND_COLORS",
+    "EVENT_SEVERITY_COLORS",
+    "POOL_HEALTH_COLORS",
+    "SCAN_STATE_COLORS",
+    "VDEV_STATE_COLORS",
+    "Backend",
+    "DatasetKind",
+    "EventKind",
+    "EventSeverity",
+    "PoolHealth",
+    "ScanFunction",
+    "ScanState",
+    "VdevRole",
+    "VdevState",
+]
+
+
+class Backend(models.TextChoices):
+    ZFS = "zfs", _("ZFS")
+    BTRFS = "btrfs", _("Btrfs")
+
+
+class PoolHealth(models.TextChoices):
+    ONLINE = "ONLINE", _("Online")
+    DEGRADED = "DEGRADED", _("Degraded")
+    FAULTED = "FAULTED", _("Faulted")
+    OFFLINE = "OFFLINE", _("Offline")
+    UNAVAIL = "UNAVAIL", _("Unavailable")
+    REMOVED = "REMOVED", _("Removed")
+    SUSPENDED = "SUSPENDED", _("Suspended")
+    UNKNOWN = "UNKNOWN", _("Unknown")
+
+
+class VdevState(models.TextChoices):
+    ONLINE = "ONLINE", _("Online")
+    DEGRADED = "DEGRADED", _("Degraded")
+    FAULTED = "FAULTED", _("Faulted")
+    OFFLINE = "OFFLINE", _("Offline")
+    UNAVAIL = "UNAVAIL", _("Unavailable")
+    REMOVED = "REMOVED", _("Removed")
+    AVAIL = "AVAIL", _("Available (spare)")
+    INUSE = "INUSE", _("In use (spare)")
+    UNKNOWN = "UNKNOWN", _("Unknown")
+
+
+class VdevRole(models.TextChoices):
+    DATA = "data", _("Data")
+    LOG = "log", _("Log")
+    CACHE = "cache", _("Cache")
+    SPARE = "spare", _("Spare")
+    SPECIAL = "special", _("Special")
+    DEDUP = "dedup", _("Dedup")
+
+
+class ScanFunction(models.TextChoices):
+    NONE = "none", _("None")
+    SCRUB = "scrub", _("Scrub")
+    RESILVER = "resilver", _("Resilver")
+
+
+class ScanState(models.TextChoices):
+    NONE = "none", _("Never")
+    SCANNING = "scanning", _("Running")
+    PAUSED = "paused", _("Paused")
+    FINISHED = "finished", _("Finished")
+    CANCELED = "canceled", _("Canceled")
+
+
+class DatasetKind(models.TextChoices):
+    FILESYSTEM = "filesystem", _("Filesystem")
+    VOLUME = "volume", _("Volume")
+    SUBVOLUME = "subvolume", _("Subvolume")
+
+
+class EventKind(models.TextChoices):
+    HEALTH_CHANGED = "health_changed", _("Health changed")
+    CHECKSUM_ERRORS = "checksum_errors", _("New checksum errors")
+    SCRUB_ERRORS = "scrub_errors", _("Scrub found errors")
+    CAPACITY_80 = "capacity_80", _("Capacity above 80 %")
+    CAPACITY_90 = "capacity_90", _("Capacity above 90 %")
+    POOL_GONE = "pool_gone", _("Pool disappeared")
+    POOL_APPEARED = "pool_appeared", _("Pool appeared")
+
+
+class EventSeverity(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+POOL_HEALTH_COLORS = {
+    PoolHealth.ONLINE: "green", PoolHealth.DEGRADED: "orange", PoolHealth.FAULTED: "red",
+    PoolHealth.OFFLINE: "grey", PoolHealth.UNAVAIL: "red", PoolHealth.REMOVED: "red",
+    PoolHealth.SUSPENDED: "red", PoolHealth.UNKNOWN: "grey",
+}
+VDEV_STATE_COLORS = {
+    VdevState.ONLINE: "green", VdevState.DEGRADED: "orange", VdevState.FAULTED: "red", VdevState.OFFLINE: "grey",
+    VdevState.UNAVAIL: "red", VdevState.REMOVED: "red", VdevState.AVAIL: "blue", VdevState.INUSE: "orange",
+    VdevState.UNKNOWN: "grey",
+}
+SCAN_STATE_COLORS = {
+    ScanState.NONE: "grey", ScanState.SCANNING: "blue", ScanState.PAUSED: "orange", ScanState.FINISHED: "green",
+    ScanState.CANCELED: "grey",
+}
+DATASET_KIND_COLORS = {DatasetKind.FILESYSTEM: "blue", DatasetKind.VOLUME: "orange", DatasetKind.SUBVOLUME: "green"}
+EVENT_SEVERITY_COLORS = {EventSeverity.INFO: "blue", EventSeverity.WARNING: "orange", EventSeverity.CRITICAL: "red"}

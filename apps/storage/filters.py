@@ -1,0 +1,58 @@
+"""FilterSets shared by the API and the admin."""
+
+import django_filters as filters
+
+from .choices import Backend, DatasetKind, EventKind, EventSeverity, PoolHealth
+from .models import Dataset, Pool, Snapshot, StorageEvent
+
+__all__ = ["DatasetFilterSet", "PoolFilterSet", "SnapshotFilterSet", "StorageEventFilterSet"]
+
+
+class PoolFilterSet(filters.FilterSet):
+    backend = filters.ChoiceFilter(choices=Backend.choices)
+    health = filters.ChoiceFilter(choices=PoolHealth.choices)
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Pool
+        fields = ("backend", "health", "gone", "name")
+
+
+class DatasetFilterSet(filters.FilterSet):
+    pool = filters.ModelChoiceFilter(queryset=Pool.objects.all())
+    kind = filters.ChoiceFilter(choices=DatasetKind.choices)
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Dataset
+        fields = ("pool", "kind", "gone", "name")
+
+
+class SnapshotFilterSet(filters.FilterSet):
+    """``name`` matches as plain text (icontains): no regex, so any operator input is safe."""
+
+    dataset = filters.NumberFilter(field_name="dataset_id")
+    dataset_name = filters.CharFilter(field_name="dataset__name")
+    pool = filters.NumberFilter(field_name="dataset__pool_id")
+    name = filters.CharFilter(lookup_expr="icontains")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    held = filters.BooleanFilter(method="filter_held")
+
+    class Meta:
+        model = Snapshot
+        fields = ("dataset", "dataset_name", "pool", "name", "created_before", "created_after", "held")
+
+    def filter_held(self, queryset, name, value):
+        return queryset.filter(userrefs__gt=0) if value else queryset.filter(userrefs=0)
+
+
+class StorageEventFilterSet(filters.FilterSet):
+    pool = filters.NumberFilter(field_name="pool_id")
+    kind = filters.ChoiceFilter(choices=EventKind.choices)
+    severity = filters.ChoiceFilter(choices=EventSeverity.choices)
+    since = filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
+
+    class Meta:
+        model = StorageEvent
+        fields = ("pool", "kind", "severity", "acknowledged", "since")

@@ -1,0 +1,49 @@
+"""Named queries on storage objects, all on RestrictedQuerySet so ``.restrict(user, action)`` works."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apps.core.models import RestrictedQuerySet
+
+__all__ = ["DatasetQuerySet", "PoolQuerySet", "SnapshotQuerySet", "StorageEventQuerySet"]
+
+
+class PoolQuerySet(RestrictedQuerySet):
+    def present(self):
+        return self.filter(gone=False)
+
+    def healthy(self):
+        return self.present().filter(health="ONLINE")
+
+    def zfs(self):
+        return self.filter(backend="zfs")
+
+    def btrfs(self):
+        return self.filter(backend="btrfs")
+
+
+class DatasetQuerySet(RestrictedQuerySet):
+    def present(self):
+        return self.filter(gone=False)
+
+    def of_pool(self, pool):
+        return self.filter(pool=pool)
+
+
+class SnapshotQuerySet(RestrictedQuerySet):
+    def of_dataset(self, dataset):
+        return self.filter(dataset=dataset)
+
+    def newer_than(self, snapshot):
+        """Snapshots of the same dataset taken after ``snapshot``."""
+        qs = self.filter(dataset_id=snapshot.dataset_id).exclude(pk=snapshot.pk)
+        return qs.filter(created_at__gt=snapshot.created_at) if snapshot.created_at else qs.none()
+
+    def older_than(self, when: datetime):
+        return self.filter(created_at__lt=when)
+
+
+class StorageEventQuerySet(RestrictedQuerySet):
+    def unacknowledged(self):
+        return self.filter(acknowledged=False)

@@ -1,0 +1,244 @@
+"""End to end: a real uvicorn server and Celery worker against the test database and Redis.
+
+One stack serves the whole module. Tests are transactional (committed rows), so the server and the
+worker, which are other processes, see what a test writes and the test sees what they write.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+import tests.jobs.live_tasks  # noqa: F401 - registers "tests.sleep" in this process too
+from apps.accounts.models import ApiToken
+from apps.core.testing.live import LiveStack
+from apps.jobs.choices import TERMINAL_STATES, JobState, LogLevel
+from apps.jobs.models import Job
+from apps.jobs.services import enqueue, reap_stale_jobs
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+HEARTBEAT_S = 0.5
+STALE_AFTER_S = 1.5
+IDLE_S = 11  # two rounds of the 5 s Redis read timeouts
+
+
+def _database_url(db: dict) -> str:
+    auth = quote(db.get("USER") or "postgres", safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def live(django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
+    db = settings.DATABASES["default"]  # the test database, now that pytest-django created it
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip(f"live tests need PostgreSQL (other processes share the test database), not {db['ENGINE']}")
+    tag = f"calypso-live-{uuid.uuid4().hex[:10]}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "calypso.settings",
+        "DATABASE_URL": _database_url(db),
+        "REDIS_URL": settings.REDIS_URL,
+        "CALYPSO_QUEUE": tag,
+        "CALYPSO_CHANNEL_PREFIX": tag,
+        "CALYPSO_CACHE_PREFIX": tag,
+        "CALYPSO_DATA_DIR": str(settings.DATA_DIR),
+        "CALYPSO_SECRET_KEY": settings.SECRET_KEY,
+        "CALYPSO_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
+        "CALYPSO_PROGRESS_PERSIST_S": "0.25",
+        "CALYPSO_LOG_LEVEL": "WARNING",
+    }
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"].setdefault("CONFIG", {})["prefix"] = tag  # events this process publishes reach the server
+    with override_settings(CELERY_TASK_DEFAULT_QUEUE=tag, CHANNEL_LAYERS=layers), \
+            LiveStack(env, queue=tag, include=["tests.jobs.live_tasks"]) as stack:
+        yield stack
+
+
+def _token(user) -> str:
+    return ApiToken.issue(user, "live test")[1]
+
+
+def _http(live: LiveStack, key: str) -> httpx.Client:
+    return httpx.Client(base_url=live.base_url, headers={"Authorization": f"Token {key}"}, timeout=10)
+
+
+def _ws(live: LiveStack, path: str, key: str | None = None) -> ClientConnection:
+    headers = {"Authorization": f"Token {key}"} if key else {}
+    return connect(live.ws_url + path, additional_headers=headers, origin=live.base_url, open_timeout=5)
+
+
+def _events(ws: ClientConnection, job_id: int, until: Callable[[dict], bool], timeout: float = 30) -> list[dict]:
+    """The events of one job, up to and including the first one ``until`` accepts."""
+    deadline, events = time.monotonic() + timeout, []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            pytest.fail(f"no final event for job {job_id} within {timeout} s; got {events}")
+        try:
+            event = json.loads(ws.recv(timeout=remaining))
+        except TimeoutError:
+            continue
+        if event.get("job") == job_id:
+            events.append(event)
+            if until(event):
+                return events
+
+
+def _ended(event: dict) -> bool:
+    return event.get("event") == "state" and event.get("state") in TERMINAL_STATES
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _running_with_progress(job: Job) -> Callable[[], bool]:
+    def check() -> bool:
+        job.refresh_from_db()
+        assert job.state in (JobState.QUEUED, JobState.RUNNING), (job.state, job.error)
+        return job.state == JobState.RUNNING and job.progress > 0
+
+    return check
+
+
+def _sleep_job(live: LiveStack, user, steps: int = 200, delay: float = 0.1) -> Job:
+    job = enqueue("tests.sleep", user=user, params={"steps": steps, "delay": delay}, queue=live.queue)
+    _wait_for(f"job {job.pk} running with progress", _running_with_progress(job))
+    return job
+
+
+def test_inventory_job_streams_progress_and_records_commands(live, admin_user):
+    key = _token(admin_user)
+    with _ws(live, "/ws/jobs/", key) as ws, _http(live, key) as client:
+        started = time.monotonic()
+        response = client.post("/api/v1/system/inventory/collect/")
+        elapsed = time.monotonic() - started
+        assert response.status_code == 202, response.text
+        assert elapsed < 2, f"collect answered in {elapsed:.2f} s: it must only queue the job"
+        job = response.json()
+        assert job["state"] == JobState.QUEUED and job["id"]
+        assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}/"
+        events = _events(ws, job["id"], _ended, timeout=60)
+
+        final = events[-1]
+        assert final["state"] == JobState.SUCCEEDED, final
+        assert final["progress"] == 100
+        progress = [e["progress"] for e in events if e["event"] in ("state", "progress")]
+        assert progress == sorted(progress), progress
+        assert any(e["event"] == "progress" and 0 < e["progress"] < 100 for e in events), events
+        assert all(isinstance(e["ts"], float) for e in events)
+
+        detail = client.get(f"/api/v1/jobs/{job['id']}/").json()
+        assert detail["state"] == JobState.SUCCEEDED and detail["progress"] == 100
+        assert {"block_devices", "cpu", "memory", "filesystems", "tools"} <= detail["result"].keys()
+        assert detail["worker"] == live.worker_name
+
+        log = client.get(f"/api/v1/jobs/{job['id']}/log/", params={"level": "command"}).json()["results"]
+        assert log and {line["level"] for line in log} == {LogLevel.COMMAND}
+        assert any(line["message"].startswith("$ lsblk") for line in log), log
+
+
+def _refusal(live: LiveStack, path: str, key: str | None) -> tuple[str, int]:
+    """("close", code) when the server accepted then closed; ("http", status) when it refused the handshake."""
+    try:
+        with _ws(live, path, key) as ws:
+            ws.recv(timeout=5)
+    except InvalidStatus as exc:
+        return "http", exc.response.status_code
+    except ConnectionClosed as exc:
+        return "close", exc.rcvd.code if exc.rcvd else 1006
+    pytest.fail(f"{path} sent a message to a client that may not see it")
+
+
+def test_job_stream_snapshot_first_and_refusals(live, admin_user, plain_user):
+    job = Job.objects.create(kind="tests.sleep", user=admin_user, params={"steps": 1})
+    with _ws(live, f"/ws/jobs/{job.pk}/", _token(admin_user)) as ws:
+        first = json.loads(ws.recv(timeout=5))
+    assert first["event"] == "snapshot" and first["job"] == job.pk
+    assert first["state"] == JobState.QUEUED and first["kind"] == "tests.sleep"
+
+    refusals = {
+        "anonymous": (_refusal(live, "/ws/jobs/", None), 4401),
+        "anonymous, one job": (_refusal(live, f"/ws/jobs/{job.pk}/", None), 4401),
+        "no permission on the job": (_refusal(live, f"/ws/jobs/{job.pk}/", _token(plain_user)), 4404),
+        "unknown job": (_refusal(live, f"/ws/jobs/{job.pk + 10_000}/", _token(admin_user)), 4404),
+    }
+    for who, ((how, code), expected) in refusals.items():
+        assert (how, code) == ("close", expected), who
+
+
+def test_idle_subscription_stays_open(live, admin_user):
+    """A page watching /ws/jobs/ may see no event for minutes: the socket must outlive Redis read timeouts."""
+    with _ws(live, "/ws/jobs/", _token(admin_user)) as ws:
+        try:
+            event = ws.recv(timeout=IDLE_S)
+        except TimeoutError:
+            return
+        except ConnectionClosed as exc:
+            pytest.fail(f"idle WebSocket dropped after < {IDLE_S} s ({exc!r})")
+    pytest.fail(f"unexpected event on an idle stream: {event!r}")
+
+
+def test_killed_worker_job_is_failed_by_the_reaper(live, admin_user):
+    job = _sleep_job(live, admin_user)
+    live.kill_worker()
+    try:
+        assert reap_stale_jobs(stale_after_s=STALE_AFTER_S) == [], "reaped while the heartbeat was fresh"
+        _wait_for("the reaper to fail the job", lambda: job.pk in reap_stale_jobs(stale_after_s=STALE_AFTER_S),
+                  timeout=10)
+    finally:
+        live.start_worker()
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert live.worker_name in job.error and "stopped" in job.error, job.error
+    assert job.finished is not None
+    assert job.log_entries.filter(level=LogLevel.ERROR, message=job.error).exists()
+
+
+def test_restarted_worker_fails_the_job_its_killed_process_left_running(live, admin_user):
+    job = _sleep_job(live, admin_user)
+    live.kill_worker()
+    job.refresh_from_db()
+    assert job.state == JobState.RUNNING and job.worker == live.worker_name
+    live.start_worker()  # same node name: its worker_ready hook fails the orphan
+
+    def failed() -> bool:
+        job.refresh_from_db()
+        return job.state == JobState.FAILED
+
+    _wait_for("the restarted worker to fail the orphaned job", failed, timeout=10)
+    assert live.worker_name in job.error and "restarted" in job.error, job.error
+    assert job.log_entries.filter(level=LogLevel.ERROR, message=job.error).exists()
+
+
+def test_cancel_stops_a_running_job(live, admin_user):
+    key = _token(admin_user)
+    job = _sleep_job(live, admin_user, steps=200, delay=0.05)
+    with _ws(live, f"/ws/jobs/{job.pk}/", key) as ws, _http(live, key) as client:
+        assert json.loads(ws.recv(timeout=5))["event"] == "snapshot"
+        response = client.post(f"/api/v1/jobs/{job.pk}/cancel/")
+        assert response.status_code == 200, response.text
+        assert response.json()["cancel_requested"] is True
+        started = time.monotonic()
+        final = _events(ws, job.pk, _ended, timeout=5)[-1]
+    assert final["state"] == JobState.CANCELLED, final
+    assert time.monotonic() - started < 3
+    job.refresh_from_db()
+    assert job.state == JobState.CANCELLED and job.progress < 100
