@@ -73,3 +73,18 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 
 # url_host_port URL DEFAULT_PORT -> "host port"
 url_host_port() { "$PY" -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(p.hostname or "127.0.0.1", p.port or int(sys.argv[2]))' "$1" "$2"; }
+
+# ensure_pg_database URL: create the PostgreSQL database named in URL when it does not exist.
+ensure_pg_database() { "$PY" - "$1" <<'PYEOF'
+import sys, urllib.parse as u
+import psycopg
+from psycopg import sql
+p = u.urlsplit(sys.argv[1])
+name = p.path.lstrip("/")
+admin = p._replace(path="/postgres").geturl()
+with psycopg.connect(admin, autocommit=True) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        print(f"created database {name}", file=sys.stderr)
+PYEOF
+}

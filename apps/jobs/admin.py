@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +19,12 @@ def progress_bar(job: Job) -> str:
         job.pk, job.state, job.progress, job.progress, job.pk, job.step)
 
 
+def _pretty(value) -> str:
+    if value in (None, {}, []):
+        return "-"
+    return format_html('<pre class="calypso-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
 @admin.register(Job)
 class JobAdmin(CalypsoModelAdmin):
     list_display = ("id", "kind", "target_label", "state_badge", "progress_column", "user", "created", "duration")
@@ -25,8 +33,8 @@ class JobAdmin(CalypsoModelAdmin):
     list_select_related = ("user",)
     date_hierarchy = "created"
     actions = ("cancel_selected", "retry_selected")
-    readonly_fields = ("kind", "state_badge", "progress_column", "target_label", "user", "source", "params",
-                       "result", "error", "traceback", "lock_key", "queue", "celery_task_id", "worker", "created",
+    readonly_fields = ("kind", "state_badge", "progress_column", "target_label", "user", "source", "params_json",
+                       "result_json", "error", "traceback", "lock_key", "queue", "celery_task_id", "worker", "created",
                        "started", "finished", "heartbeat", "retry_of")
     fields = readonly_fields
     change_form_template = "admin/jobs/job/change_form.html"
@@ -40,6 +48,14 @@ class JobAdmin(CalypsoModelAdmin):
     @admin.display(description=_("Progress"))
     def progress_column(self, obj):
         return progress_bar(obj)
+
+    @admin.display(description=_("Parameters"))
+    def params_json(self, obj):
+        return _pretty(obj.params)
+
+    @admin.display(description=_("Result"))
+    def result_json(self, obj):
+        return _pretty(obj.result)
 
     @admin.display(description=_("Duration"))
     def duration(self, obj):

@@ -157,8 +157,10 @@ def _finish(job: Job, state: str, **fields) -> None:
 def _fail(ctx: JobContext, exc: BaseException) -> None:
     job = ctx.job
     message = describe_error(exc)
+    job.progress, job.step = ctx.progress.percent, ctx.progress.step  # where it stopped, kept on the row
     ctx.log.error(f"Failed: {message}")
-    fields = {"error": message, "traceback": traceback.format_exc()[-20000:]}
+    fields = {"error": message, "traceback": traceback.format_exc()[-20000:], "progress": job.progress,
+              "step": job.step}
     if not ctx.has_undo:
         _finish(job, JobState.FAILED, **fields)
         return
@@ -214,4 +216,4 @@ def _execute(ctx: JobContext) -> None:
         ctx.progress._dirty_publish = ctx.progress._dirty_persist = False
         ctx.log.info("Finished.")
         job.progress = 100
-        _finish(job, JobState.SUCCEEDED, progress=100, result=_jsonable(result))
+        _finish(job, JobState.SUCCEEDED, progress=100, step="", result=_jsonable(result))

@@ -57,7 +57,7 @@ def _job(kind, user=None, **params):
 @pytest.mark.django_db
 def test_success_records_progress_result_and_commands(replay, admin_user):
     job = run_job(_job("tests.steps", admin_user, count=4).pk, runner=replay)
-    assert job.state == "succeeded" and job.progress == 100 and job.result == {"count": 4}
+    assert job.state == "succeeded" and job.progress == 100 and job.result == {"count": 4} and job.step == ""
     assert job.started and job.finished and job.worker
     lines = list(job.log_entries.values_list("level", "message"))
     assert ("command", "$ zpool list -H") in lines
@@ -69,6 +69,7 @@ def test_success_records_progress_result_and_commands(replay, admin_user):
 def test_failure_rolls_back_in_reverse_order_and_says_so(replay):
     job = run_job(_job("tests.undo").pk, runner=replay)
     assert job.state == "rolled_back"
+    assert (job.progress, job.step) == (30, "first done")  # where it stopped
     assert "no such file" in job.error
     assert CALLS == ["undo second", "undo first"]
     messages = list(job.log_entries.values_list("message", flat=True))
