@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE = {
     "jobs.reap_stale": {"task": "jobs.reap_stale", "schedule": env.float("CALYPSO_JOB_REAP_EVERY_S", default=30.0)},
     # Pool health and storage inventory.
     "storage.sync": {"task": "storage.sync", "schedule": env.float("CALYPSO_STORAGE_SYNC_EVERY_S", default=120.0)},
+    # Snapshot policies: each tick queues the runs that are due.
+    "storage.policies": {"task": "storage.run_due_policies", "schedule": env.float("CALYPSO_POLICY_TICK_S", default=60.0)},
 }
 
 # Jobs: a running job whose heartbeat is older than this is failed as "worker lost".

@@ -10,6 +10,7 @@ import os
 import shlex
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "Recording",
     "ReplayRunner",
     "Runner",
+    "RunningCommand",
     "SshRunner",
     "UnexpectedCommand",
 ]
@@ -99,6 +101,8 @@ class Runner(Protocol):
         env: Mapping[str, str] | None = None,
     ) -> CommandResult: ...
 
+    def start(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> RunningCommand: ...
+
 
 def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
     if isinstance(argv, (str, bytes)) or not argv:
@@ -126,6 +130,64 @@ def _finish(argv, rc, out, err, started, check, timed_out=False, timeout=None) -
     if check and rc != 0:
         raise CommandError(result)
     return result
+
+
+class RunningCommand:
+    """A command started with ``Runner.start()`` that the caller polls while doing other work
+    (following a scrub's status, say). Output goes to temporary files, so a chatty command never
+    blocks on a full pipe; ``poll()``/``wait()`` give the CommandResult once it has ended."""
+
+    def __init__(self, argv: tuple[str, ...], proc: subprocess.Popen | None, out=None, err=None,
+                 *, result: CommandResult | None = None, on_finish: Callable[[CommandResult], None] | None = None,
+                 pending_polls: int = 0) -> None:
+        self.argv = argv
+        self._proc, self._out, self._err = proc, out, err
+        self._started = time.monotonic()
+        self._result = result
+        self._on_finish = on_finish
+        self._pending_polls = pending_polls  # replayed commands: polls that report "still running"
+        self._reported = False
+
+    def _collect(self) -> CommandResult:
+        if self._result is None:
+            self._out.seek(0)
+            self._err.seek(0)
+            self._result = CommandResult(self.argv, self._proc.returncode, self._out.read(), self._err.read(),
+                                         round(time.monotonic() - self._started, 6))
+            self._out.close()
+            self._err.close()
+        if not self._reported and self._on_finish:
+            self._reported = True
+            self._on_finish(self._result)
+        return self._result
+
+    def poll(self) -> CommandResult | None:
+        """The result once the command has ended, else None."""
+        if self._pending_polls > 0:
+            self._pending_polls -= 1
+            return None
+        if self._proc is not None and self._proc.poll() is None:
+            return None
+        return self._collect()
+
+    def wait(self, timeout: float | None = None, check: bool = True) -> CommandResult:
+        """Block until the command ends (killing its process group after ``timeout``)."""
+        self._pending_polls = 0
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self._proc.wait()
+                raise CommandTimeout(self._collect(), f"{shlex.join(self.argv)} timed out after {timeout} s") from None
+        result = self._collect()
+        if check and result.returncode != 0:
+            raise CommandError(result)
+        return result
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            _kill_group(self._proc)
 
 
 class LocalRunner:
@@ -190,6 +252,22 @@ class LocalRunner:
                 timer.cancel()
         return _finish(argv, proc.returncode, "".join(out_lines), "".join(err_chunks), started, check,
                        timed_out=timed_out.is_set(), timeout=timeout)
+
+
+    def start(self, argv, *, env=None) -> RunningCommand:
+        """Start argv and return at once; the command runs in its own process group."""
+        argv = _check_argv(argv)
+        out, err = tempfile.TemporaryFile("w+", errors="replace"), tempfile.TemporaryFile("w+", errors="replace")
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True,
+                env={**self._env, **(env or {})}, start_new_session=True)
+        except FileNotFoundError as exc:
+            out.close()
+            err.close()
+            raise CommandNotFound(CommandResult(argv, 127, "", str(exc), 0.0),
+                                  f"{argv[0]}: command not found on this host") from exc
+        return RunningCommand(argv, proc, out, err)
 
 
 class SshRunner:
@@ -264,11 +342,21 @@ class SshRunner:
         return self._wrap(argv, result, check)
 
 
+    def start(self, argv, *, env=None) -> RunningCommand:
+        argv = _check_argv(argv)
+        if env:
+            argv = ("env", *(f"{k}={v}" for k, v in env.items()), *argv)
+        handle = self._local.start(self.ssh_argv(argv))
+        handle.argv = argv  # callers see the remote command, as with run()
+        return handle
+
+
 @dataclass(slots=True)
 class Recording:
     stdout: str = ""
     stderr: str = ""
     returncode: int = 0
+    polls: int = 0  # for start(): how many polls report "still running"
 
 
 @dataclass
@@ -283,9 +371,10 @@ class ReplayRunner:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     stdins: list[str | None] = field(default_factory=list)
 
-    def add(self, argv: Sequence[str], stdout: str = "", stderr: str = "", returncode: int = 0) -> ReplayRunner:
+    def add(self, argv: Sequence[str], stdout: str = "", stderr: str = "", returncode: int = 0,
+            polls: int = 0) -> ReplayRunner:
         """Queue a response for argv; several responses for one argv replay in order, the last sticks."""
-        self.recordings.setdefault(tuple(argv), []).append(Recording(stdout, stderr, returncode))
+        self.recordings.setdefault(tuple(argv), []).append(Recording(stdout, stderr, returncode, polls))
         return self
 
     def add_file(self, path: str | Path) -> ReplayRunner:
@@ -331,6 +420,15 @@ class ReplayRunner:
         return result
 
 
+    def start(self, argv, *, env=None) -> RunningCommand:
+        argv = _check_argv(argv)
+        self.calls.append(argv)
+        self.stdins.append(None)
+        rec = self._next(argv)
+        return RunningCommand(argv, None, result=CommandResult(argv, rec.returncode, rec.stdout, rec.stderr, 0.0),
+                              pending_polls=rec.polls)
+
+
 class LoggingRunner:
     """Wraps a runner and reports every command and its outcome to ``sink(level, message)``."""
 
@@ -353,3 +451,11 @@ class LoggingRunner:
 
     def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
         return self._log(argv, lambda: self.inner.stream(argv, on_line=on_line, timeout=timeout, check=check, env=env))
+
+    def start(self, argv, *, env=None) -> RunningCommand:
+        self._sink("command", "$ " + shlex.join(argv) + "  (running in the background)")
+        handle = self.inner.start(argv, env=env)
+        handle._on_finish = lambda r: self._sink(
+            "debug" if r.returncode == 0 else "error",
+            f"exit {r.returncode} after {r.duration_s:.2f} s" + (f": {r.stderr.strip()[:500]}" if r.returncode else ""))
+        return handle

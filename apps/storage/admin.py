@@ -13,9 +13,9 @@ from apps.core.admin import CalypsoModelAdmin, badge
 from apps.core.errors import ServiceError
 from apps.core.validators import format_size
 
-from . import services
+from . import policies, services
 from .choices import EVENT_SEVERITY_COLORS, POOL_HEALTH_COLORS, SCAN_STATE_COLORS, VDEV_STATE_COLORS
-from .models import Dataset, Pool, Snapshot, StorageEvent, Vdev
+from .models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent, Vdev
 
 ADMIN = AuditSource.ADMIN
 
@@ -216,3 +216,67 @@ class StorageEventAdmin(CalypsoModelAdmin):
     @admin.display(description=_("severity"), ordering="severity")
     def severity_badge(self, obj):
         return badge(obj.get_severity_display(), EVENT_SEVERITY_COLORS.get(obj.severity, "grey"))
+
+
+@admin.register(SnapshotPolicy)
+class SnapshotPolicyAdmin(CalypsoModelAdmin):
+    list_display = ("name", "dataset", "enabled", "recursive", "retention", "last_run_at", "next_due_at",
+                    "last_error_short")
+    list_filter = ("enabled", "recursive", ("dataset__pool", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "dataset__name")
+    list_select_related = ("dataset__pool",)
+    readonly_fields = ("last_run_at", "last_error", "next_due_at", "dry_run")
+    fieldsets = (
+        (None, {"fields": ("name", "dataset", "recursive", "enabled", "naming_template")}),
+        (_("Retention"), {"fields": (("frequent_count", "frequent_period_minutes"), "hourly", "daily", "weekly",
+                                     "monthly", "yearly", "protected_snapshots")}),
+        (_("Runs"), {"fields": ("last_run_at", "next_due_at", "last_error", "dry_run")}),
+    )
+    actions = ("run_selected", "dry_run_selected")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "dataset":
+            kwargs["queryset"] = Dataset.objects.restrict(request.user, "view").filter(gone=False) \
+                .select_related("pool")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        obj.next_due_at = None  # edited: due at the next tick, so new counts or template apply at once
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("keep"))
+    def retention(self, obj):
+        parts = [(obj.frequent_count, "frequent"), (obj.hourly, "hourly"), (obj.daily, "daily"),
+                 (obj.weekly, "weekly"), (obj.monthly, "monthly"), (obj.yearly, "yearly")]
+        return ", ".join(f"{n} {label}" for n, label in parts if n) or "-"
+
+    @admin.display(description=_("last error"))
+    def last_error_short(self, obj):
+        return obj.last_error[:80] or "-"
+
+    @admin.display(description=_("dry run (from the last inventory sync)"))
+    def dry_run(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        try:
+            plans = policies.plan_subtree(obj, refresh=False)
+        except (ServiceError, ValueError) as exc:
+            return str(exc)
+        lines = [f"{p.dataset.name}: {line}" for p in plans for line in p.dry_run.lines]
+        return format_html("<pre>{}</pre>", "\n".join(lines))
+
+    @admin.action(description=_("Run selected policies now"), permissions=("run",))
+    def run_selected(self, request, queryset):
+        _run(self, request, lambda p: policies.start_policy_run(p, actor=request.user, source=ADMIN), queryset,
+             "{count} policy runs queued.")
+
+    @admin.action(description=_("Dry run selected policies (reads the host)"), permissions=("view",))
+    def dry_run_selected(self, request, queryset):
+        for policy in queryset:
+            try:
+                plans = policies.plan_subtree(policy)
+            except ServiceError as exc:
+                self.message_user(request, f"{policy}: {exc.message}", messages.ERROR)
+                continue
+            lines = [f"{p.dataset.name}: {line}" for p in plans for line in p.dry_run.lines]
+            self.message_user(request, format_html("{}:<pre>{}</pre>", policy, "\n".join(lines)), messages.INFO)

@@ -3,9 +3,9 @@
 import django_filters as filters
 
 from .choices import Backend, DatasetKind, EventKind, EventSeverity, PoolHealth
-from .models import Dataset, Pool, Snapshot, StorageEvent
+from .models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent
 
-__all__ = ["DatasetFilterSet", "PoolFilterSet", "SnapshotFilterSet", "StorageEventFilterSet"]
+__all__ = ["DatasetFilterSet", "PoolFilterSet", "SnapshotFilterSet", "SnapshotPolicyFilterSet", "StorageEventFilterSet"]
 
 
 class PoolFilterSet(filters.FilterSet):
@@ -56,3 +56,13 @@ class StorageEventFilterSet(filters.FilterSet):
     class Meta:
         model = StorageEvent
         fields = ("pool", "kind", "severity", "acknowledged", "since")
+
+
+class SnapshotPolicyFilterSet(filters.FilterSet):
+    dataset = filters.NumberFilter(field_name="dataset_id")
+    pool = filters.NumberFilter(field_name="dataset__pool_id")
+    name = filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = SnapshotPolicy
+        fields = ("dataset", "pool", "name", "enabled", "recursive")

@@ -7,6 +7,7 @@ and then refreshes these rows.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,8 +26,9 @@ from .choices import (
     VdevState,
 )
 from .querysets import DatasetQuerySet, PoolQuerySet, SnapshotQuerySet, StorageEventQuerySet
+from .retention import DEFAULT_TEMPLATE, RetentionRule, validate_template
 
-__all__ = ["Dataset", "Pool", "Snapshot", "StorageEvent", "Vdev"]
+__all__ = ["Dataset", "Pool", "Snapshot", "SnapshotPolicy", "StorageEvent", "Vdev"]
 
 
 class Pool(CalypsoModel):
@@ -180,3 +182,96 @@ class StorageEvent(CalypsoModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message[:80]}"
+
+
+def validate_naming_template(value: str) -> None:
+    """A snapshot name template the retention engine accepts (field validator: admin, API, services)."""
+    try:
+        validate_template(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="invalid_template") from exc
+
+
+class SnapshotPolicy(CalypsoModel):
+    """Scheduled snapshots of a dataset (or its subtree) with per-frequency retention, as sanoid does."""
+
+    name = models.CharField(max_length=100, unique=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="snapshot_policies",
+                                help_text=_("ZFS dataset or Btrfs subvolume."))
+    recursive = models.BooleanField(default=False, help_text=_("ZFS: snapshot the whole subtree atomically "
+                                                               "(zfs snapshot -r) and prune each dataset in it."))
+    enabled = models.BooleanField(default=True)
+    naming_template = models.CharField(max_length=255, default=DEFAULT_TEMPLATE, validators=[validate_naming_template],
+                                       help_text=_("{frequency} and {time:%Y-%m-%d_%H:%M:%S}; letters, digits, "
+                                                   "_ . : - only."))
+    frequent_count = models.PositiveIntegerField(default=0, help_text=_("Frequent snapshots to keep (0: none)."))
+    frequent_period_minutes = models.PositiveSmallIntegerField(default=15, help_text=_("Divides a day: 5, 15, 30..."))
+    hourly = models.PositiveIntegerField(default=36)
+    daily = models.PositiveIntegerField(default=30)
+    weekly = models.PositiveIntegerField(default=0)
+    monthly = models.PositiveIntegerField(default=3)
+    yearly = models.PositiveIntegerField(default=0)
+    protected_snapshots = models.JSONField(default=list, blank=True, help_text=_(
+        "Snapshot names (the part after @) never to prune, e.g. a replication task's incremental base."))
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: due at the next beat tick."))
+
+    observed_fields = ("last_run_at", "last_error", "next_due_at")
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "snapshot policies"
+        permissions = [("run_snapshotpolicy", "Can run a snapshot policy now")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def lock_key(self) -> str:
+        return f"policy:{self.pk}"
+
+    def rule(self) -> RetentionRule:
+        return RetentionRule(frequent_count=self.frequent_count, hourly=self.hourly, daily=self.daily,
+                             weekly=self.weekly, monthly=self.monthly, yearly=self.yearly,
+                             frequent_period_minutes=self.frequent_period_minutes)
+
+    def protected_names(self, dataset: Dataset | None = None) -> dict[str, str]:
+        """Snapshot names (after @) of ``dataset`` (default: the policy's) that pruning must keep, with why:
+        held snapshots, the names listed here, and those registered protection providers report."""
+        from .policies import protections
+
+        dataset = dataset or self.dataset
+        held = {
+            short.rpartition("@")[2]: f"held ({', '.join(holds) or f'{refs} hold(s)'})"
+            for short, holds, refs in Snapshot.objects.filter(dataset=dataset)
+            .filter(models.Q(userrefs__gt=0) | ~models.Q(holds=[]))
+            .values_list("short_name", "holds", "userrefs")
+        }
+        return {**protections(self, dataset), **held}
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        try:
+            self.rule()
+        except (ValueError, TypeError) as exc:
+            field = "frequent_period_minutes" if "frequent_period" in str(exc) else "hourly"
+            errors[field] = str(exc)
+        names = self.protected_snapshots
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            errors["protected_snapshots"] = _("Give a list of snapshot names.")
+        if self.dataset_id is not None:
+            errors.update(self._dataset_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _dataset_errors(self) -> dict[str, str]:
+        dataset = self.dataset
+        if dataset.gone:
+            return {"dataset": _("%(n)s is no longer on the host.") % {"n": dataset.name}}
+        if dataset.pool.backend == Backend.BTRFS:
+            if not dataset.relative_path:
+                return {"dataset": _("Snapshot a subvolume, not the top level of a Btrfs filesystem.")}
+            if self.recursive:
+                return {"recursive": _("Btrfs snapshots are not recursive: make a policy per subvolume.")}
+        return {}

@@ -27,6 +27,7 @@ from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
+from apps.system.backends.host import HostBackend
 
 from . import sync
 from .backends import get_btrfs_backend, get_zfs_backend
@@ -37,6 +38,7 @@ from .models import Dataset, Pool, Snapshot, Vdev
 __all__ = [
     "EDITABLE_PROPERTIES",
     "add_vdevs",
+    "balance_status",
     "clone_snapshot",
     "create_dataset",
     "create_pool",
@@ -69,7 +71,6 @@ __all__ = [
 ]
 
 SCRUB_POLL_S = 2.0  # how often a scrub job re-reads the scan state
-SCRUB_START_GRACE_S = 10.0
 SIZE_PROPERTIES = {"quota", "refquota", "reservation", "refreservation", "volsize"}
 ON_OFF = {"on", "off"}
 ENUM_PROPERTIES = {
@@ -83,6 +84,9 @@ ENUM_PROPERTIES = {
     "aclinherit": {"discard", "noallow", "restricted", "passthrough", "passthrough-x"},
 }  # fmt: skip
 EDITABLE_PROPERTIES = {*SIZE_PROPERTIES, *ENUM_PROPERTIES, "recordsize", "volblocksize", "mountpoint"}
+VOLUME_ONLY = {"volsize", "volblocksize"}
+FILESYSTEM_ONLY = {"recordsize", "quota", "refquota", "mountpoint", "atime", "relatime", "exec", "setuid", "devices",
+                   "canmount", "snapdir", "xattr", "aclinherit"}  # per OpenZFS zfs_prop.c
 LAYOUT_WIDTH = {"stripe": 1, "mirror": 2, "raidz1": 3, "raidz2": 4, "raidz3": 5}
 
 
@@ -182,35 +186,40 @@ def _validate_specs(vdevs: Sequence[Mapping], field: str = "vdevs") -> list[dict
     return clean
 
 
-def _lsblk_in_use(runner: Runner, devices: Sequence[str]) -> dict[str, str]:
-    """Block devices that carry a filesystem, a mount or partitions (per lsblk)."""
+def _block_devices_in_use(runner: Runner, devices: Sequence[str]) -> dict[str, str]:
+    """Block devices that carry a filesystem, a mount or partitions (per the host's block device list)."""
     wanted = [d for d in devices if d.startswith("/dev/")]
     if not wanted:
         return {}
     try:
-        out = runner.run(["lsblk", "-J", "-p", "-o", "NAME,TYPE,FSTYPE,MOUNTPOINT", *wanted], check=False).stdout
-        data = json.loads(out or "{}")
-    except (CommandError, ValueError):
+        found = HostBackend(runner).block_devices(wanted)
+    except (CommandError, ValueError):  # the tool missing or refusing: zpool still checks for itself
         return {}
-    busy = {}
-    for dev in data.get("blockdevices", []):
-        if dev.get("mountpoint"):
-            busy[dev["name"]] = _("mounted on %(m)s") % {"m": dev["mountpoint"]}
-        elif dev.get("fstype"):
-            busy[dev["name"]] = _("holds a %(f)s filesystem") % {"f": dev["fstype"]}
-        elif dev.get("children"):
-            busy[dev["name"]] = _("has partitions")
-    return busy
+    reasons = {"mounted": lambda d: _("mounted on %(m)s") % {"m": d.mountpoint},
+               "filesystem": lambda d: _("holds a %(f)s filesystem") % {"f": d.fstype},
+               "partitions": lambda d: _("has partitions")}
+    return {dev.path: reasons[dev.in_use](dev) for dev in found if dev.in_use}
+
+
+def _refuse_missing_devices(runner: Runner, devices: Sequence[str]) -> None:
+    """A new member must exist on the host: a 400 naming ``devices`` before any command runs."""
+    paths = {d if d.startswith("/") else f"/dev/{d}": d for d in devices}
+    missing = HostBackend(runner).missing_paths(list(paths))
+    if missing:
+        raise ServiceError("invalid", _("%(d)s does not exist on this host.") % {"d": ", ".join(missing)},
+                           field="devices")
 
 
 def _refuse_disks_in_use(runner: Runner, devices: Sequence[str]) -> None:
-    """Refuse a device that is a member of an imported pool (per zpool status) or in use per lsblk."""
+    """Refuse a device that is missing, a member of an imported pool (per zpool status) or in use per
+    the host's block device list."""
+    _refuse_missing_devices(runner, devices)
     members: dict[str, str] = {}
     for pool in get_zfs_backend(runner).list_pools():
         for leaf in sync._leaves(pool.vdevs):
             members[leaf.name] = pool.name
             members[PurePosixPath(leaf.name).name] = pool.name
-    busy = _lsblk_in_use(runner, devices)
+    busy = _block_devices_in_use(runner, devices)
     for dev in devices:
         owner = members.get(dev) or (members.get(PurePosixPath(dev).name) if dev.startswith("/dev/") else None)
         if owner:
@@ -306,12 +315,33 @@ def start_scrub(pool: Pool, *, actor=None, source: str | None = None) -> Job:
     return jobs.enqueue("storage.scrub", target=pool, user=actor, source=source, lock_key=pool.lock_key)
 
 
-def _read_scan(pool: Pool, runner: Runner):
-    if pool.backend == Backend.BTRFS:
-        info = get_btrfs_backend(runner).filesystem_info(pool.mountpoint)
-        return info, info.scan
-    info = get_zfs_backend(runner).pool_status(pool.name)
-    return info, info.scan
+def _report_scan(ctx: JobContext, scan) -> None:
+    ctx.progress(min(scan.percent, 99.9), _("Scrubbed %(p).1f %%") % {"p": scan.percent})
+
+
+def _follow_zfs_scrub(ctx: JobContext, pool: Pool):
+    """``zpool scrub`` returns at once; the scan state says when it ends."""
+    backend = get_zfs_backend(ctx.runner)
+    backend.start_scrub(pool.name)
+    ctx.on_undo("stop the scrub", lambda: _stop_quietly(pool, ctx.runner))
+    ctx.progress(0, _("Scrub started"))
+    while (info := backend.pool_status(pool.name)).scan.running:
+        _report_scan(ctx, info.scan)
+        time.sleep(SCRUB_POLL_S)
+    return info
+
+
+def _follow_btrfs_scrub(ctx: JobContext, pool: Pool):
+    """``btrfs scrub start -B`` runs as long as the scrub: poll its status until the command ends."""
+    backend = get_btrfs_backend(ctx.runner)
+    handle = backend.start_scrub(pool.mountpoint)
+    ctx.on_undo("cancel the scrub", lambda: (_stop_quietly(pool, ctx.runner), handle.kill()))
+    ctx.progress(0, _("Scrub started"))
+    while handle.poll() is None:
+        _report_scan(ctx, backend.scrub_status(pool.mountpoint))
+        time.sleep(SCRUB_POLL_S)
+    backend.finish_scrub(pool.mountpoint, handle)
+    return backend.filesystem_info(pool.mountpoint)
 
 
 @job_kind("storage.scrub", "Scrub pool")
@@ -319,22 +349,9 @@ def run_scrub(ctx: JobContext, pool: Pool, **params) -> dict:
     """Worker side: start the scrub and follow it to the end; progress follows the scan percent."""
     if pool is None:
         raise ServiceError("not_found", _("The pool no longer exists."))
-    zfs = pool.backend == Backend.ZFS
-    if zfs:
-        get_zfs_backend(ctx.runner).start_scrub(pool.name)
-    else:
-        get_btrfs_backend(ctx.runner).start_scrub(pool.mountpoint)
-    ctx.on_undo("stop the scrub", lambda: _stop_quietly(pool, ctx.runner))
-    ctx.progress(0, _("Scrub started"))
-    started = time.monotonic()
-    while True:
-        info, scan = _read_scan(pool, ctx.runner)
-        # Btrfs may report no scrub for a moment after the start; give it a few seconds to show up.
-        not_started = scan.state == "none" and time.monotonic() - started < SCRUB_START_GRACE_S
-        if not (scan.running or not_started):
-            break
-        ctx.progress(min(scan.percent, 99.9), _("Scrubbed %(p).1f %%") % {"p": scan.percent})
-        time.sleep(SCRUB_POLL_S)
+    follow = _follow_zfs_scrub if pool.backend == Backend.ZFS else _follow_btrfs_scrub
+    info = follow(ctx, pool)
+    scan = info.scan
     events = sync.apply_pool_info(pool, info)
     if scan.state == "canceled":
         raise ServiceError("scrub_canceled", _("The scrub was stopped before it finished."))
@@ -412,6 +429,8 @@ def online_member(pool: Pool, device: str, *, actor=None, source: str | None = N
 def replace_member(pool: Pool, device: str, new_device: str | None = None, *, actor=None,
                    source: str | None = None, runner: Runner | None = None) -> Pool:
     """Replace a member by a new device (resilver starts at once); refuses a new device in use."""
+    _require_zfs(pool, _("Device maintenance"))
+    _member(pool, device)
     if new_device is not None:
         _device(new_device, "new_device")
         _refuse_disks_in_use(_runner(runner), [new_device])
@@ -517,6 +536,8 @@ def _clean_properties(properties: Mapping[str, Any], *, pool_level: bool = False
             continue
         if name not in EDITABLE_PROPERTIES:
             raise ServiceError("invalid", _("%(p)s cannot be set here.") % {"p": name}, field=name)
+        if name in (VOLUME_ONLY if kind != DatasetKind.VOLUME else FILESYSTEM_ONLY):
+            raise ServiceError("invalid", _("%(p)s does not apply to a %(k)s.") % {"p": name, "k": kind}, field=name)
         if name in SIZE_PROPERTIES:
             clean[name] = "none" if value == "none" and name != "volsize" else str(_check(v.parse_size, value, name))
         elif name in ("recordsize", "volblocksize"):
@@ -534,9 +555,17 @@ def _clean_properties(properties: Mapping[str, Any], *, pool_level: bool = False
                 "v": value, "p": name, "c": ", ".join(sorted(ENUM_PROPERTIES[name]))}, field=name)
         else:
             clean[name] = value.lower()
-    if kind == DatasetKind.VOLUME and "mountpoint" in clean:
-        raise ServiceError("invalid", _("A volume has no mountpoint."), field="mountpoint")
     return clean
+
+
+def _check_volsize(size: int, blocksize: str | int | None) -> None:
+    """A volume's size is a whole number of its blocks (OpenZFS refuses anything else)."""
+    block = int(blocksize) if str(blocksize or "").isdigit() else 0
+    if size <= 0:
+        raise ServiceError("invalid", _("A volume needs a size above zero."), field="volsize")
+    if block and size % block:
+        raise ServiceError("invalid", _("The size must be a multiple of the volume block size (%(b)s bytes).") % {
+            "b": block}, field="volsize")
 
 
 def _dataset_name(pool: Pool, name: str, field: str = "name") -> str:
@@ -560,13 +589,19 @@ def create_dataset(pool: Pool, name: str, *, kind: str = DatasetKind.FILESYSTEM,
     size = None
     if kind == DatasetKind.VOLUME:
         if volsize in (None, ""):
+            volsize = props.get("volsize")
+        if volsize in (None, ""):
             raise ServiceError("invalid", _("A volume needs a size."), field="volsize")
         size = _check(v.parse_size, volsize, "volsize")
         props.pop("volsize", None)
+        _check_volsize(size, props.get("volblocksize"))
     if Dataset.objects.filter(pool=pool, name=name, gone=False).exists():
         raise ServiceError("exists", _("%(n)s already exists.") % {"n": name}, field="name")
     runner = _runner(runner)
     backend = get_zfs_backend(runner)
+    if kind == DatasetKind.VOLUME and not backend.is_openzfs:
+        raise ServiceError("unsupported", _("This ZFS (%(f)s) has no volumes.") % {"f": backend.flavour},
+                           field="kind")
     changes = {"name": [None, name], "kind": [None, kind], "properties": [None, props]}
     with _acting(actor, "storage.dataset.create", ("storage.dataset", "", name), source, changes=changes):
         if kind == DatasetKind.VOLUME:
@@ -584,6 +619,10 @@ def update_dataset(dataset: Dataset, *, properties: Mapping[str, Any] | None = N
     pool = dataset.pool
     _require_zfs(pool, _("Dataset properties"))
     props = _clean_properties(properties or {}, kind=dataset.kind)
+    if "volblocksize" in props:
+        raise ServiceError("invalid", _("volblocksize is fixed when the volume is created."), field="volblocksize")
+    if "volsize" in props:
+        _check_volsize(int(props["volsize"]), dataset.prop("volblocksize"))
     for name in inherit:
         _check(v.validate_property_name, name, "inherit")
     if not props and not inherit:
@@ -812,6 +851,17 @@ def delete_subvolume(dataset: Dataset, *, actor=None, source: str | None = None,
     with _acting(actor, "storage.dataset.delete", dataset, source):
         get_btrfs_backend(_runner(runner)).delete_subvolume(pool.mountpoint, dataset.relative_path)
     _drop_dataset_rows(dataset)
+
+
+def balance_status(pool: Pool, *, runner: Runner | None = None) -> dict:
+    """Whether a Btrfs balance runs or is paused, with chunks done and percent (read only)."""
+    if pool.backend != Backend.BTRFS:
+        raise ServiceError("unsupported", _("Balance is a Btrfs operation; ZFS pools have none."))
+    _require_present(pool)
+    try:
+        return get_btrfs_backend(_runner(runner)).balance_status(pool.mountpoint)
+    except (BackendError, ValueError) as exc:
+        raise ServiceError("host_refused", getattr(exc, "stderr", "").strip() or str(exc)) from exc
 
 
 def device_stats(pool: Pool, *, runner: Runner | None = None) -> list[dict]:

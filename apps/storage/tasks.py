@@ -1,6 +1,8 @@
 from celery import shared_task
 
-__all__ = ["sync_task"]
+from . import policies  # noqa: F401 - registers the storage.policy.run job kind in the worker
+
+__all__ = ["run_due_policies_task", "sync_task"]
 
 
 @shared_task(name="storage.sync")
@@ -14,3 +16,9 @@ def sync_task() -> dict | None:
     except JobLocked:
         return None
     return {"job": job.pk}
+
+
+@shared_task(name="storage.run_due_policies")
+def run_due_policies_task() -> dict:
+    """Beat, every minute: queue a run of each enabled snapshot policy that has something due."""
+    return {"jobs": [job.pk for job in policies.run_due_policies()]}

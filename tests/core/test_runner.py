@@ -113,3 +113,43 @@ def test_logging_runner_reports_command_and_failure():
     assert ("command", "$ true") in seen
     assert ("command", "$ false") in seen
     assert any(level == "error" and "nope" in msg for level, msg in seen)
+
+
+def test_start_runs_in_background_and_collects_output():
+    handle = LocalRunner().start(["sh", "-c", "sleep 0.3; echo done; echo warn >&2"])
+    assert handle.poll() is None
+    result = handle.wait(timeout=5)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "done\n", "warn\n")
+    assert handle.poll() == result
+
+
+def test_started_command_failure_and_timeout():
+    with pytest.raises(CommandError) as err:
+        LocalRunner().start(["sh", "-c", "echo bad >&2; exit 2"]).wait(timeout=5)
+    assert err.value.returncode == 2 and err.value.stderr == "bad\n"
+    handle = LocalRunner().start(["sleep", "30"])
+    started = time.monotonic()
+    with pytest.raises(CommandTimeout):
+        handle.wait(timeout=0.3)
+    assert time.monotonic() - started < 5
+    with pytest.raises(CommandNotFound):
+        LocalRunner().start(["calypso-no-such-tool"])
+
+
+def test_replayed_start_reports_running_for_recorded_polls():
+    runner = ReplayRunner().add(["btrfs", "scrub", "start", "-B", "/mnt"], stdout="scrub done\n", polls=2)
+    handle = runner.start(["btrfs", "scrub", "start", "-B", "/mnt"])
+    assert [handle.poll(), handle.poll()] == [None, None]
+    assert handle.poll().stdout == "scrub done\n"
+
+
+def test_logging_runner_logs_started_command_and_its_end():
+    seen = []
+    inner = ReplayRunner().add(["sleepy"], stderr="tired", returncode=1, polls=1)
+    handle = LoggingRunner(inner, lambda level, msg: seen.append((level, msg))).start(["sleepy"])
+    assert seen == [("command", "$ sleepy  (running in the background)")]
+    assert handle.poll() is None
+    assert handle.wait(check=False).returncode == 1
+    assert seen[-1][0] == "error" and "tired" in seen[-1][1]
+    handle.poll()
+    assert len(seen) == 2  # the end is logged once

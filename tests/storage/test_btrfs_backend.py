@@ -11,7 +11,7 @@ import pytest
 from apps.core.runner import LocalRunner, ReplayRunner
 from apps.core.testing import replay_from
 from apps.storage.backends.base import BackendError
-from apps.storage.backends.btrfs import SCRUB_START_SCRIPT, BtrfsBackend, safe_join
+from apps.storage.backends.btrfs import BtrfsBackend, safe_join
 
 FIXTURES = Path(__file__).parent / "fixtures" / "btrfs"
 MNT = "/tmp/brec/mnt1"  # where the recordings were made
@@ -266,7 +266,7 @@ def test_unsafe_subvolume_paths_are_refused_before_any_command(path):
 @pytest.mark.parametrize("mountpoint", ["relative/mnt", "/mnt/../etc", "/mnt/-x"])
 def test_unsafe_mountpoints_are_refused(mountpoint):
     backend = BtrfsBackend(ReplayRunner())
-    for call in (backend.filesystem_info, backend.list_subvolumes, backend.start_scrub, backend.device_stats):
+    for call in (backend.filesystem_info, backend.list_subvolumes, backend.device_stats):
         with pytest.raises(ValueError):
             call(mountpoint)
 
@@ -279,16 +279,23 @@ def test_safe_join_normalises_harmless_parts():
 # --- scrub -------------------------------------------------------------------------------------
 
 
-def test_start_scrub_detaches_and_passes_mountpoint_as_argument():
-    runner = replay("scrub_start")
-    BtrfsBackend(runner).start_scrub(MNT)
-    assert runner.calls == [("sh", "-c", SCRUB_START_SCRIPT, "btrfs-scrub-start", MNT)]
-    assert MNT not in SCRUB_START_SCRIPT
+def test_scrub_runs_in_the_foreground_of_a_started_command():
+    runner = replay("scrub_start_foreground", "scrub_status_finished", "scrub_status_finished_summary")
+    runner.recordings[("btrfs", "scrub", "start", "-B", "-R", MNT)][0].polls = 2
+    backend = BtrfsBackend(runner)
+    handle = backend.start_scrub(MNT)
+    assert runner.calls == [("btrfs", "scrub", "start", "-B", "-R", MNT)]
+    assert handle.poll() is None and handle.poll() is None  # still scrubbing
+    assert handle.poll() is not None
+    scan = backend.finish_scrub(MNT, handle)
+    assert (scan.state, scan.percent) == ("finished", 100.0)
+    assert runner.calls[1:] == [("btrfs", "scrub", "status", "-R", MNT), ("btrfs", "scrub", "status", "--raw", MNT)]
 
 
 def test_start_scrub_while_running_raises_with_stderr():
+    backend = BtrfsBackend(replay("scrub_start_foreground_already_running"))
     with pytest.raises(BackendError) as err:
-        BtrfsBackend(replay("scrub_start_already_running")).start_scrub(MNT)
+        backend.finish_scrub(MNT, backend.start_scrub(MNT))
     assert "Scrub is already running" in err.value.stderr
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from apps.core.runner import LocalRunner
 from apps.core.testing import require_root, require_tools
-from apps.storage.backends.base import BackendError, ScanProgress
+from apps.storage.backends.base import BackendError
 from apps.storage.backends.btrfs import BtrfsBackend
 
 pytestmark = pytest.mark.integration
@@ -55,15 +55,6 @@ def btrfs_mount(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def backend() -> BtrfsBackend:
     return BtrfsBackend(LocalRunner())
-
-
-def _wait_for_scrub(backend: BtrfsBackend, mnt: str, timeout: float = 60) -> ScanProgress:
-    deadline = time.monotonic() + timeout
-    scan = backend.scrub_status(mnt)
-    while scan.state in ("scanning", "none") and time.monotonic() < deadline:
-        time.sleep(0.2)
-        scan = backend.scrub_status(mnt)
-    return scan
 
 
 def test_filesystem_info_of_fresh_filesystem(backend, btrfs_mount):
@@ -144,8 +135,11 @@ def test_scrub_runs_to_finished(backend, btrfs_mount):
         for _ in range(32):
             fh.write(bytes(range(256)) * 4096)  # 32 MiB
     os.sync()  # scrub reads what is on disk
-    backend.start_scrub(btrfs_mount)
-    scan = _wait_for_scrub(backend, btrfs_mount)
+    handle = backend.start_scrub(btrfs_mount)
+    while handle.poll() is None:
+        assert backend.scrub_status(btrfs_mount).state in ("scanning", "none", "finished")
+        time.sleep(0.05)
+    scan = backend.finish_scrub(btrfs_mount, handle)
     assert (scan.function, scan.state, scan.percent, scan.errors) == ("scrub", "finished", 100.0, 0)
     assert scan.examined_bytes and scan.examined_bytes >= 32 * 1024 * 1024
     assert scan.started_at is not None and scan.finished_at is not None

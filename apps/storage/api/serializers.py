@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from apps.storage.choices import Backend
-from apps.storage.models import Dataset, Pool, Snapshot, StorageEvent, Vdev
+from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent, Vdev
 
 __all__ = [
     "DatasetCreateSerializer",
@@ -10,6 +10,7 @@ __all__ = [
     "PoolCreateSerializer",
     "PoolSerializer",
     "SnapshotCreateSerializer",
+    "SnapshotPolicySerializer",
     "SnapshotSerializer",
     "StorageEventSerializer",
     "VdevSerializer",
@@ -135,3 +136,18 @@ class StorageEventSerializer(serializers.ModelSerializer):
         model = StorageEvent
         fields = ("id", "pool", "pool_name", "kind", "severity", "message", "details", "time", "acknowledged")
         read_only_fields = fields
+
+
+class SnapshotPolicySerializer(serializers.ModelSerializer):
+    """Field checks here give 400s naming the field; the service re-validates (template, counts, dataset)."""
+
+    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.filter(gone=False))
+    dataset_name = serializers.CharField(source="dataset.name", read_only=True)
+    protected_snapshots = serializers.ListField(child=serializers.CharField(), required=False)
+
+    class Meta:
+        model = SnapshotPolicy
+        fields = ("id", "name", "dataset", "dataset_name", "recursive", "enabled", "naming_template",
+                  "frequent_count", "frequent_period_minutes", "hourly", "daily", "weekly", "monthly", "yearly",
+                  "protected_snapshots", "last_run_at", "last_error", "next_due_at", "created", "updated")
+        read_only_fields = ("last_run_at", "last_error", "next_due_at", "created", "updated")

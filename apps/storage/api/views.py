@@ -4,15 +4,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.audit.choices import AuditSource
-from apps.core.api import CalypsoReadOnlyViewSet, JobAccepted
+from apps.core.api import CalypsoModelViewSet, CalypsoReadOnlyViewSet, JobAccepted
 from apps.core.errors import ServiceError
 from apps.core.permissions import perm_name, restrict
-from apps.storage import filters, services
-from apps.storage.models import Dataset, Pool, Snapshot, StorageEvent
+from apps.storage import filters, policies, services
+from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent
 
 from . import serializers
 
-__all__ = ["DatasetViewSet", "PoolViewSet", "SnapshotViewSet", "StorageEventViewSet"]
+__all__ = ["DatasetViewSet", "PoolViewSet", "SnapshotPolicyViewSet", "SnapshotViewSet", "StorageEventViewSet"]
 
 API = AuditSource.API
 
@@ -257,3 +257,51 @@ class StorageEventViewSet(CalypsoReadOnlyViewSet):
     filterset_class = filters.StorageEventFilterSet
 
 
+
+
+class SnapshotPolicyViewSet(CalypsoModelViewSet):
+    queryset = SnapshotPolicy.objects.select_related("dataset__pool")
+    serializer_class = serializers.SnapshotPolicySerializer
+    filterset_class = filters.SnapshotPolicyFilterSet
+    search_fields = ("name",)
+    ordering_fields = ("name", "last_run_at", "next_due_at")
+
+    def perform_create(self, serializer):
+        _check_object(self.request, serializer.validated_data["dataset"], "view")
+        serializer.instance = policies.create_policy(actor=self.request.user, source=API, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        if "dataset" in serializer.validated_data:
+            _check_object(self.request, serializer.validated_data["dataset"], "view")
+        policies.update_policy(serializer.instance, actor=self.request.user, source=API, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        policies.delete_policy(instance, actor=self.request.user, source=API)
+
+    @extend_schema(request=None, responses={202: dict})
+    @action(detail=True, methods=["post"], required_action="run")
+    def run(self, request, pk=None):
+        """Queue a run now (202 with the job); 409 while a run of this policy is active."""
+        return JobAccepted(policies.start_policy_run(self.get_object(), actor=request.user, source=API), request)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"], url_path="dry-run")
+    def dry_run(self, request, pk=None):
+        """What a run now would create and prune, per dataset, with the reason for each line."""
+        policy = self.get_object()
+        plans = policies.plan_subtree(policy)
+        return Response({"policy": policy.pk, "datasets": [_plan_body(policy, p) for p in plans],
+                         "lines": [f"{p.dataset.name}: {line}" for p in plans for line in p.dry_run.lines]})
+
+
+def _plan_body(policy: SnapshotPolicy, part: policies.DatasetPlan) -> dict:
+    dry, rule = part.dry_run, policy.rule()
+    doomed = [(name, frequency) for frequency, names in dry.plan.by_frequency.items() for name in names]
+    return {
+        "dataset": part.dataset.name,
+        "create": [{"name": p.short_name, "frequency": p.frequency.value} for p in dry.planned],
+        "destroy": [{"name": name, "frequency": f.value, "reason": f"beyond the newest {rule.count(f)} {f.value}"}
+                    for name, f in doomed],
+        "kept_protected": [{"name": name, "reason": reason} for name, reason in dry.plan.kept_protected],
+        "lines": dry.lines,
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
-from apps.core.runner import CommandError, CommandResult, Runner
+from apps.core.runner import CommandError, CommandResult, Runner, RunningCommand
 from apps.storage.backends.base import (
     BackendError,
     DatasetInfo,
@@ -36,16 +36,8 @@ from apps.storage.backends.btrfs_parse import (
     parse_btrfs_subvolume_show,
 )
 
-__all__ = ["SCRUB_START_SCRIPT", "BtrfsBackend", "safe_join"]
+__all__ = ["BtrfsBackend", "safe_join"]
 
-# "btrfs scrub start" forks a scrubber that keeps the caller's stdout/stderr open until the scrub
-# ends, so a runner reading to EOF would wait for the whole scrub (and kill it on timeout). This
-# fixed script gives the scrubber a file instead and still hands back the tool's words and exit code;
-# the mountpoint arrives as "$1", never inside the script text.
-SCRUB_START_SCRIPT = (
-    'log=$(mktemp) || exit 1; btrfs scrub start "$1" >"$log" 2>&1; rc=$?; '
-    'if [ "$rc" -eq 0 ]; then cat "$log"; else cat "$log" >&2; fi; rm -f "$log"; exit "$rc"'
-)
 _UTC = {"TZ": "UTC"}  # list -s and scrub status print local times without a zone
 _LIST = ("btrfs", "subvolume", "list", "-p", "-u", "-q", "-R")
 
@@ -226,9 +218,18 @@ class BtrfsBackend:
         source, target = safe_join(mountpoint, source_path), safe_join(mountpoint, target_path)
         self._call(["btrfs", "subvolume", "snapshot", *flags, source, target])
 
-    def start_scrub(self, mountpoint: str) -> None:
-        """Start a background scrub and return at once; follow it with ``scrub_status``."""
-        self._call(["sh", "-c", SCRUB_START_SCRIPT, "btrfs-scrub-start", _mountpoint(mountpoint)])
+    def start_scrub(self, mountpoint: str) -> RunningCommand:
+        """Start a scrub in the foreground of a running command (``scrub start -B``): the scrub ends when
+        the command does. Follow it with ``scrub_status`` while ``poll()`` is None, then ``finish_scrub``."""
+        return self._runner.start(["btrfs", "scrub", "start", "-B", "-R", _mountpoint(mountpoint)], env=_UTC)
+
+    def finish_scrub(self, mountpoint: str, handle: RunningCommand, timeout: float | None = None) -> ScanProgress:
+        """Wait for the scrub command; the tool's refusal becomes BackendError. Exit 3 (uncorrectable
+        errors found) is a finished scrub whose errors the returned status counts."""
+        result = handle.wait(timeout=timeout, check=False)
+        if result.returncode not in (0, 3):
+            raise BackendError.from_command(CommandError(result))
+        return self.scrub_status(mountpoint)
 
     def _scrub(self, mnt: str) -> tuple[ScanProgress, dict[str, int]]:
         raw = self._call(["btrfs", "scrub", "status", "-R", mnt], env=_UTC).stdout

@@ -36,8 +36,8 @@ __all__ = [
 
 DATASET_PROPERTIES = (
     "type", "used", "available", "referenced", "mountpoint", "compression", "recordsize", "atime",
-    "readonly", "quota", "reservation", "volsize", "volblocksize", "dedup", "sync", "checksum",
-    "encryption",
+    "readonly", "quota", "refquota", "reservation", "refreservation", "volsize", "volblocksize", "dedup", "sync",
+    "checksum", "encryption",
 )  # fmt: skip
 SNAPSHOT_PROPERTIES = ("creation", "used", "referenced", "userrefs", "guid")
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from apps.core.runner import Runner
+from apps.core.runner import LocalRunner, LoggingRunner, Runner
 
 __all__ = [
     "BlockDevice",
@@ -38,6 +39,15 @@ class BlockDevice:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def in_use(self) -> str:
+        """Why the device cannot become a pool member ("mounted", "filesystem", "partitions"), or ""."""
+        if self.mountpoint:
+            return "mounted"
+        if self.fstype:
+            return "filesystem"
+        return "partitions" if self.children else ""
 
 
 def _device(raw: dict) -> BlockDevice:
@@ -108,10 +118,26 @@ class HostBackend:
         """Memory and swap in bytes."""
         return parse_meminfo((self._proc / "meminfo").read_text())
 
-    def block_devices(self) -> list[BlockDevice]:
-        """Disks, partitions, loop devices, with sizes and mountpoints."""
-        argv = ["lsblk", "--json", "--bytes", "-o", LSBLK_COLUMNS]
+    def block_devices(self, devices: Sequence[str] = ()) -> list[BlockDevice]:
+        """Disks, partitions, loop devices, with sizes and mountpoints (only ``devices`` when given)."""
+        for dev in devices:
+            if not dev.startswith("/dev/"):
+                raise ValueError(f"not a device path: {dev!r}")
+        argv = ["lsblk", "--json", "--bytes", "-o", LSBLK_COLUMNS, *devices]
         return parse_lsblk(self._runner.run(argv, timeout=20).stdout)
+
+    def missing_paths(self, paths: Sequence[str]) -> list[str]:
+        """The absolute ``paths`` that do not exist on the host, found without running a command.
+
+        Only a local runner's host can be looked at that way; for another runner (SSH, replay) the
+        answer is "none known missing", and the tool that is given the path refuses it itself.
+        """
+        runner = self._runner
+        while isinstance(runner, LoggingRunner):
+            runner = runner.inner
+        if not isinstance(runner, LocalRunner):
+            return []
+        return [p for p in paths if not Path(p).exists()]
 
     def filesystems(self) -> list[dict]:
         """Mounted real filesystems with size and use."""
