@@ -18,19 +18,11 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import count_queries, deep_cursor_url, ensure_database, measure_http, setup_environment, summary
+
 TAG = f"calypso-bench-{uuid.uuid4().hex[:8]}"
-os.environ["DJANGO_SETTINGS_MODULE"] = "calypso.settings"
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/calypso_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("CALYPSO_DATA_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("CALYPSO_LOG_LEVEL", "WARNING")
-for _name in ("CALYPSO_QUEUE", "CALYPSO_CHANNEL_PREFIX", "CALYPSO_CACHE_PREFIX"):
-    os.environ[_name] = TAG
+setup_environment(TAG)
 
 JOBS = int(os.environ.get("BENCH_JOBS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
@@ -40,27 +32,6 @@ KINDS = [("storage.snapshot", 30), ("storage.scrub", 10), ("storage.replicate", 
          ("shares.reload", 10), ("system.inventory", 10), ("tape.load", 5)]
 STATES = [("succeeded", 80), ("failed", 9), ("cancelled", 5), ("rolled_back", 3), ("running", 2), ("queued", 1)]
 TARGETS = ["tank", "tank/home", "tank/vm", "backup", "backup/offsite", "archive", "share:public", "lun:db01"]
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))], 2)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p95": pct(values, 95), "max": round(max(values), 2), "n": len(values)}
 
 
 def fill(total: int, users: list) -> None:
@@ -104,62 +75,6 @@ def fill(total: int, users: list) -> None:
     JobLogEntry.objects.bulk_create(lines, batch_size=5000)
     with connection.cursor() as cursor:  # planner statistics, as autovacuum keeps them on a live table
         cursor.execute("VACUUM ANALYZE jobs_job, jobs_joblogentry, accounts_user")
-
-
-def deep_cursor_url(client, base: str, depth: int) -> str:
-    """A URL of the default page size that starts ``depth`` rows into the list (a cursor, no offset)."""
-    limit = min(1000, depth)
-    url = f"{base}?limit={limit}"
-    for _ in range(max(1, depth // limit)):
-        data = client.get(url).json()
-        url = data["next"] or url
-    parts = urlsplit(url)
-    query = {k: v for k, v in parse_qs(parts.query).items() if k != "limit"}
-    return f"{parts.path}?{urlencode(query, doseq=True)}"
-
-
-def count_queries(key: str, urls: dict[str, str]) -> dict[str, int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    counts = {}
-    for name, url in urls.items():
-        client.get(url)  # warm caches (content types, permissions)
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code, response.content[:300])
-        counts[name] = len(ctx.captured_queries)
-    return counts
-
-
-def measure_http(stack, key: str, urls: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Server latency over one keep-alive connection with the standard library client, whose own
-    cost is a fraction of a millisecond (httpx adds 3-5 ms per request of client-side Python)."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    base = urlsplit(stack.base_url)
-    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=10)
-    headers = {"Authorization": f"Token {key}"}
-    times: dict[str, list[float]] = {name: [] for name in urls}
-    try:
-        for round_ in range(WARMUP + REQUESTS):  # interleaved, so no page gets a quieter moment than another
-            for name, url in urls.items():
-                t0 = time.perf_counter()
-                conn.request("GET", url, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                elapsed = (time.perf_counter() - t0) * 1000
-                if response.status != 200:
-                    raise RuntimeError(f"{url} answered {response.status}")
-                if round_ >= WARMUP:
-                    times[name].append(elapsed)
-    finally:
-        conn.close()
-    return {name: summary(values) for name, values in times.items()}
 
 
 class EventRecorder(threading.Thread):
@@ -246,13 +161,13 @@ def main() -> int:
 
     started = time.monotonic()
     fill(100, users)
-    queries_small = count_queries(key, {"list": base, "filtered": f"{base}?state=succeeded",
+    queries_small = count_queries(_api_client(key), {"list": base, "filtered": f"{base}?state=succeeded",
                                         "deep": deep_cursor_url(_api_client(key), base, 60)})
     fill(JOBS, users)
     print(f"filled {JOBS} jobs and {3 * JOBS} log lines in {time.monotonic() - started:.1f} s")
     urls = {"list": base, "filtered": f"{base}?state=succeeded",
             "deep": deep_cursor_url(_api_client(key), base, int(JOBS * 0.9))}
-    queries_big = count_queries(key, urls)
+    queries_big = count_queries(_api_client(key), urls)
 
     env = {k: os.environ[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CALYPSO_DATA_DIR",
                                       "CALYPSO_QUEUE", "CALYPSO_CHANNEL_PREFIX", "CALYPSO_CACHE_PREFIX",
@@ -261,7 +176,7 @@ def main() -> int:
         with LiveStack(env, queue=settings.CELERY_TASK_DEFAULT_QUEUE, include=["benchmarks.bench_tasks"]) as stack:
             import benchmarks.bench_tasks  # noqa: F401 - "bench.progress" for enqueue() in this process
 
-            http = measure_http(stack, key, urls)
+            http = measure_http(stack.base_url, key, urls, warmup=WARMUP, requests=REQUESTS)
             progress = measure_progress(stack, key, admin)
     finally:
         call_command("flush", verbosity=0, interactive=False)

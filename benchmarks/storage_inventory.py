@@ -29,18 +29,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import count_queries, deep_cursor_url, ensure_database, measure_http, setup_environment, summary
+
 TAG = f"calypso-bench-{uuid.uuid4().hex[:8]}"
-os.environ["DJANGO_SETTINGS_MODULE"] = "calypso.settings"
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/calypso_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("CALYPSO_DATA_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("CALYPSO_LOG_LEVEL", "WARNING")
-for _name in ("CALYPSO_QUEUE", "CALYPSO_CHANNEL_PREFIX", "CALYPSO_CACHE_PREFIX"):
-    os.environ[_name] = TAG
+setup_environment(TAG)
 
 SNAPSHOTS = int(os.environ.get("BENCH_SNAPSHOTS", "10000"))
 DATASETS = int(os.environ.get("BENCH_DATASETS", "4"))
@@ -56,27 +49,6 @@ PIDFILE = "/run/calypso-bench-zfs-fuse.pid"
 
 
 # ------------------------------------------------------------------ helpers
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))], 2)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"p50": pct(values, 50), "p95": pct(values, 95), "max": round(max(values), 2), "n": len(values)}
-
-
 def timed(argv: list[str]) -> tuple[float, str]:
     """Wall time of one command run the way LocalRunner runs it (C locale, output captured)."""
     from apps.core.runner import BASE_ENV
@@ -225,37 +197,10 @@ def api_client(key: str):
     return client
 
 
-def deep_cursor_url(client, base: str, depth: int) -> str:
-    """A default-size page that starts ``depth`` rows into the list (a cursor, no offset)."""
-    limit = max(1, min(1000, depth))
-    url = f"{base}?limit={limit}"
-    for _ in range(max(1, depth // limit)):
-        data = client.get(url).json()
-        url = data["next"] or url
-    parts = urlsplit(url)
-    query = {k: v for k, v in parse_qs(parts.query).items() if k != "limit"}
-    return f"{parts.path}?{urlencode(query, doseq=True)}"
-
-
 def page_urls(client, dataset_id: int, rows: int) -> dict[str, str]:
     base = "/api/v1/storage/snapshots/"
     return {"list": base, "filtered": f"{base}?dataset={dataset_id}",
             "deep": deep_cursor_url(client, base, int(rows * 0.9))}
-
-
-def count_queries(client, urls: dict[str, str]) -> dict[str, int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    counts = {}
-    for name, url in urls.items():
-        client.get(url)  # warm caches (content types, permissions)
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code, response.content[:300])
-        assert response.json()["results"], url
-        counts[name] = len(ctx.captured_queries)
-    return counts
 
 
 def count_queries_small(client, dataset_id: int) -> dict[str, int]:
@@ -287,31 +232,6 @@ def measure_in_process(client, urls: dict[str, str]) -> dict[str, dict[str, floa
     return {name: summary(values) for name, values in times.items()}
 
 
-def measure_http(base_url: str, key: str, urls: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Server latency over one keep-alive connection (the standard library client costs well under 1 ms)."""
-    import http.client
-
-    base = urlsplit(base_url)
-    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=30)
-    headers = {"Authorization": f"Token {key}"}
-    times: dict[str, list[float]] = {name: [] for name in urls}
-    try:
-        for round_ in range(WARMUP + REQUESTS):  # interleaved: no page gets a quieter moment than another
-            for name, url in urls.items():
-                t0 = time.perf_counter()
-                conn.request("GET", url, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                elapsed = (time.perf_counter() - t0) * 1000
-                if response.status != 200:
-                    raise RuntimeError(f"{url} answered {response.status}")
-                if round_ >= WARMUP:
-                    times[name].append(elapsed)
-    finally:
-        conn.close()
-    return {name: summary(values) for name, values in times.items()}
-
-
 def measure_api(key: str, urls: dict[str, str]) -> tuple[str, dict[str, dict[str, float]]]:
     if not OVER_HTTP:
         return "in-process APIClient", measure_in_process(api_client(key), urls)
@@ -325,7 +245,7 @@ def measure_api(key: str, urls: dict[str, str]) -> tuple[str, dict[str, dict[str
     stack = LiveStack(env, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     try:
         stack.start_server()  # the list needs no worker
-        return "HTTP keep-alive to uvicorn", measure_http(stack.base_url, key, urls)
+        return "HTTP keep-alive to uvicorn", measure_http(stack.base_url, key, urls, warmup=WARMUP, requests=REQUESTS)
     finally:
         stack.stop()
 
