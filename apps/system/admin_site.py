@@ -30,12 +30,28 @@ class CalypsoAdminSite(admin.AdminSite):
 
         user = request.user
         context = {
+            **self._storage_summary(user),
             "recent_jobs": restrict(Job.objects.select_related("user"), user)[:10],
             "recent_audit": restrict(AuditEvent.objects.all(), user)[:10],
             "inventory": restrict(HostInventory.objects.all(), user).first(),
             "can_collect": user.has_perm("system.collect_hostinventory"),
         }
         return super().index(request, {**context, **(extra_context or {})})
+
+    @staticmethod
+    def _storage_summary(user) -> dict:
+        """Pools with health and capacity, and the latest health events (the pool health watch)."""
+        from apps.core.admin import badge
+        from apps.storage.choices import EVENT_SEVERITY_COLORS, POOL_HEALTH_COLORS
+        from apps.storage.models import Pool, StorageEvent
+
+        pools = restrict(Pool.objects.filter(gone=False), user)[:20]
+        events = restrict(StorageEvent.objects.select_related("pool"), user)[:8]
+        return {
+            "pools": [(p, badge(p.get_health_display(), POOL_HEALTH_COLORS.get(p.health, "grey"))) for p in pools],
+            "storage_events": [(e, badge(e.get_severity_display(), EVENT_SEVERITY_COLORS.get(e.severity, "grey")))
+                               for e in events],
+        }
 
     def collect_inventory(self, request):
         from apps.system import services

@@ -131,3 +131,21 @@ def test_openapi_schema_is_valid_and_warning_free():
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_pools_and_health_events(admin_user, viewer_user):
+    from apps.storage.models import Pool, StorageEvent
+
+    pool = Pool.objects.create(name="tank", health="DEGRADED", size_bytes=100, allocated_bytes=85,
+                               capacity_percent=85)
+    StorageEvent.objects.create(pool=pool, kind="health_changed", severity="critical",
+                                message="tank went from ONLINE to DEGRADED")
+    Pool.objects.create(name="oldpool", gone=True)
+    for user in (admin_user, viewer_user):
+        client = Client()
+        client.force_login(user)
+        page = client.get("/admin/").content.decode()
+        assert "tank" in page and "Degraded" in page and "85%" in page and 'class="bar high"' in page
+        assert "tank went from ONLINE to DEGRADED" in page
+        assert "oldpool" not in page
