@@ -281,3 +281,13 @@ def test_bulk_written_snapshot_rows_read_back_equal_so_a_resync_changes_nothing(
     assert row.created_at == when and row.guid == "1000" and row.created is not None and row.updated is not None
     again = sync.reconcile("zfs", pools, datasets, snaps)
     assert (again.created["snapshots"], again.updated["snapshots"], again.gone["snapshots"]) == (0, 0, 0)
+
+
+@pytest.mark.django_db
+def test_balance_status_through_the_api(brec, viewer_user, client_for, monkeypatch, tank):
+    monkeypatch.setattr(services, "_runner", lambda r: _balance_runner("balance_status_paused", 1))
+    client = client_for(viewer_user)
+    response = client.get(f"/api/v1/storage/pools/{brec.pk}/balance-status/")
+    assert response.status_code == 200 and response.json()["state"] == "paused"
+    refused = client.get(f"/api/v1/storage/pools/{tank.pk}/balance-status/")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "unsupported"

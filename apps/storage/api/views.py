@@ -140,6 +140,12 @@ class PoolViewSet(CalypsoReadOnlyViewSet):
     def device_stats(self, request, pk=None):
         return Response(services.device_stats(self.get_object()))
 
+    @extend_schema(responses=dict)
+    @action(detail=True, methods=["get"], url_path="balance-status")
+    def balance_status(self, request, pk=None):
+        """Btrfs: whether a balance runs or is paused, with chunks done and percent."""
+        return Response(services.balance_status(self.get_object()))
+
     @action(detail=False, methods=["post"], required_action="change")
     def sync(self, request):
         """Re-read the inventory now (as a job)."""
