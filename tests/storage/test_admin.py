@@ -4,8 +4,6 @@ field with no command run, and viewers and restricted users get no buttons, 403 
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from django.test import Client
 from guardian.shortcuts import assign_perm
@@ -45,13 +43,10 @@ def admin_client_(admin_user):
 
 @pytest.fixture
 def replay(monkeypatch, settings) -> ReplayRunner:
-    """Every service's default runner becomes one ReplayRunner (services.py or its submodules)."""
+    """Every storage service's default runner becomes one ReplayRunner."""
     settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
     runner = ReplayRunner()
-    for name, module in list(sys.modules.items()):
-        if (name == "apps.storage.services" or name.startswith("apps.storage.services.")) and \
-                hasattr(module, "_runner"):
-            monkeypatch.setattr(module, "_runner", lambda r=None: runner)
+    monkeypatch.setattr(services._common, "_runner", lambda r=None: runner)
     return runner
 
 

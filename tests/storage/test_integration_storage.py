@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True)
 def _fast_poll(monkeypatch):
-    monkeypatch.setattr(services, "SCRUB_POLL_S", 0.2)
+    monkeypatch.setattr(services.pools, "SCRUB_POLL_S", 0.2)
 
 
 def _wait_idle(name: str, timeout: float = 60) -> None:

@@ -20,7 +20,7 @@ from .test_models_sync import fuse_sync_runner, recorded
 @pytest.fixture(autouse=True)
 def _fuse(settings, monkeypatch):
     settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
-    monkeypatch.setattr(services, "SCRUB_POLL_S", 0)
+    monkeypatch.setattr(services.pools, "SCRUB_POLL_S", 0)
 
 
 @pytest.fixture

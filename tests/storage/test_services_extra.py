@@ -285,7 +285,7 @@ def test_bulk_written_snapshot_rows_read_back_equal_so_a_resync_changes_nothing(
 
 @pytest.mark.django_db
 def test_balance_status_through_the_api(brec, viewer_user, client_for, monkeypatch, tank):
-    monkeypatch.setattr(services, "_runner", lambda r: _balance_runner("balance_status_paused", 1))
+    monkeypatch.setattr(services._common, "_runner", lambda r: _balance_runner("balance_status_paused", 1))
     client = client_for(viewer_user)
     response = client.get(f"/api/v1/storage/pools/{brec.pk}/balance-status/")
     assert response.status_code == 200 and response.json()["state"] == "paused"
