@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2031, 1, 20, 0, 0, tzinfo=UTC)  # a Monday, midnight: 145 hourly runs from here take exactly 300
 ZFS_TARGET = 300  # policy snapshots to take on the ZFS dataset
-BTRFS_STEPS = 60
+BTRFS_TARGET = 300  # policy snapshots to take on the Btrfs subvolume
 
 
 def _frequencies(policy: SnapshotPolicy, names) -> Counter:
@@ -109,14 +109,14 @@ def test_btrfs_policy_on_a_subvolume_pruned_by_retention(btrfs_mount, operator_u
     home = services.create_subvolume(pool, "home", actor=operator_user, runner=runner)
     Path(btrfs_mount, "home", "file.txt").write_text("policy data\n")
     keep = f"calypso_hourly_{T0 + timedelta(hours=1):%Y-%m-%d_%H:%M:%S}"  # e.g. a replication base
-    policy = policies.create_policy(name="btrfs-home", dataset=home, hourly=12, daily=2, weekly=1, monthly=0,
-                                    protected_snapshots=[keep], actor=operator_user)
-    steps = iter(range(BTRFS_STEPS + 1))
-    created, destroyed = _drive(policy, runner, until=lambda c: next(steps) == BTRFS_STEPS)
-    assert len(created) >= BTRFS_STEPS and destroyed
+    policy = policies.create_policy(name="btrfs-home", dataset=home, frequent_count=4, frequent_period_minutes=30,
+                                    hourly=12, daily=2, weekly=1, monthly=0, protected_snapshots=[keep],
+                                    actor=operator_user)
+    created, destroyed = _drive(policy, runner, until=lambda c: len(c) >= BTRFS_TARGET)
+    assert len(created) >= BTRFS_TARGET and len(destroyed) > BTRFS_TARGET - 25
 
     expected = _expected(policy, created)
-    assert expected == {"hourly": 12, "daily": 2, "weekly": 1}
+    assert expected == {"frequent": 4, "hourly": 12, "daily": 2, "weekly": 1}
     on_host = [s.name for s in backend.list_snapshots(btrfs_mount) if s.dataset == home.name]
     assert _frequencies(policy, on_host) == {**expected, "hourly": 13}  # + the protected one
     assert f"{home.name}@{keep}" in on_host and f"{home.name}@{keep}" not in destroyed
