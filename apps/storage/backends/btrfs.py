@@ -48,12 +48,16 @@ def _check_parts(parts: Sequence[str], what: str) -> None:
             raise ValueError(f"{what}: unsafe path component {part!r}")
 
 
+def _abs_path(path: str, what: str = "path") -> str:
+    pure = PurePosixPath(path)
+    if not pure.is_absolute():
+        raise ValueError(f"{what} must be absolute: {path!r}")
+    _check_parts(pure.parts[1:], what)
+    return str(pure)
+
+
 def _mountpoint(mountpoint: str) -> str:
-    path = PurePosixPath(mountpoint)
-    if not path.is_absolute():
-        raise ValueError(f"mountpoint must be absolute: {mountpoint!r}")
-    _check_parts(path.parts[1:], "mountpoint")
-    return str(path)
+    return _abs_path(mountpoint, "mountpoint")
 
 
 def safe_join(mountpoint: str, relative: str) -> str:
@@ -65,14 +69,6 @@ def safe_join(mountpoint: str, relative: str) -> str:
         raise ValueError(f"subvolume path names no subvolume: {relative!r}")
     _check_parts(parts, "subvolume path")
     return str(PurePosixPath(_mountpoint(mountpoint), *parts))
-
-
-def _abs_path(path: str) -> str:
-    pure = PurePosixPath(path)
-    if not pure.is_absolute():
-        raise ValueError(f"path must be absolute: {path!r}")
-    _check_parts(pure.parts[1:], "path")
-    return str(pure)
 
 
 def _subvolume_extra(sub: BtrfsSubvolume, readonly: bool) -> dict:
