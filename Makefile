@@ -12,7 +12,7 @@ test-quick:
 	bash bin/test --quick
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/python manage.py makemigrations --check --dry-run
+	.venv/bin/ruff check . && .venv/bin/lint-imports --no-cache && .venv/bin/python manage.py makemigrations --check --dry-run
 
 bench:
 	.venv/bin/python benchmarks/api_latency.py

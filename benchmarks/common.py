@@ -16,7 +16,9 @@ __all__ = [
     "count_queries",
     "deep_cursor_url",
     "ensure_database",
+    "load1",
     "measure_http",
+    "measure_http_targets",
     "pct",
     "setup_environment",
     "summary",
@@ -90,27 +92,57 @@ def count_queries(client, urls: dict[str, str]) -> dict[str, int]:
 
 def measure_http(base_url: str, key: str, urls: dict[str, str], *, warmup: int, requests: int
                  ) -> dict[str, dict[str, float]]:
-    """Server latency over one keep-alive connection with the standard library client, whose own
-    cost is a fraction of a millisecond (httpx adds 3-5 ms per request of client-side Python).
-    Pages are interleaved, so no page gets a quieter moment than another."""
-    import http.client
+    """Server latency of one server's pages over one keep-alive connection (see ``measure_http_targets``)."""
+    return measure_http_targets({name: (base_url, key, url) for name, url in urls.items()},
+                                warmup=warmup, requests=requests)
 
-    base = urlsplit(base_url)
-    conn = http.client.HTTPConnection(base.hostname, base.port, timeout=30)
-    headers = {"Authorization": f"Token {key}"}
-    times: dict[str, list[float]] = {name: [] for name in urls}
+
+def measure_http_targets(targets: dict[str, tuple[str, str, str]], *, warmup: int, requests: int,
+                         shuffle: bool = True) -> dict[str, dict[str, float]]:
+    """Latency of ``{name: (base_url, token, path)}``, possibly on several servers, in one client.
+
+    The standard library client (its own cost is a fraction of a millisecond; httpx adds 3-5 ms per
+    request of client-side Python), one keep-alive connection per server, one request at a time, the
+    same headers (``Authorization: Token <key>``) and code for every server. Targets are requested in
+    interleaved rounds, each round in a new random order (fixed seed), so no target gets a quieter
+    moment, or a warmer cache from the request before it, than another. Every answer must be a 200.
+    Returns ``summary()`` per target, plus ``bytes`` (body size of the last answer)."""
+    import http.client
+    import random
+
+    conns: dict[str, http.client.HTTPConnection] = {}
+    for base_url, _key, _path in targets.values():
+        if base_url not in conns:
+            parts = urlsplit(base_url)
+            conns[base_url] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    times: dict[str, list[float]] = {name: [] for name in targets}
+    sizes: dict[str, int] = {}
+    order = list(targets)
+    rng = random.Random(1234)
     try:
         for round_ in range(warmup + requests):
-            for name, url in urls.items():
+            if shuffle:
+                rng.shuffle(order)
+            for name in order:
+                base_url, key, path = targets[name]
+                conn = conns[base_url]
                 t0 = time.perf_counter()
-                conn.request("GET", url, headers=headers)
+                conn.request("GET", path, headers={"Authorization": f"Token {key}"})
                 response = conn.getresponse()
-                response.read()
+                body = response.read()
                 elapsed = (time.perf_counter() - t0) * 1000
                 if response.status != 200:
-                    raise RuntimeError(f"{url} answered {response.status}")
+                    raise RuntimeError(f"{base_url}{path} answered {response.status}: {body[:300]!r}")
+                sizes[name] = len(body)
                 if round_ >= warmup:
                     times[name].append(elapsed)
     finally:
-        conn.close()
-    return {name: summary(values) for name, values in times.items()}
+        for conn in conns.values():
+            conn.close()
+    return {name: {**summary(values), "bytes": sizes[name]} for name, values in times.items()}
+
+
+def load1() -> float:
+    """The 1-minute load average (the box is shared: note it beside every latency figure)."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])

@@ -182,6 +182,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetKindEnum": "apps.storage.choices.DatasetKind",
+        "StorageEventKindEnum": "apps.storage.choices.EventKind",
+        "OnOffEnum": [("on", "on"), ("off", "off")],
+    },
 }
 
 # Celery: Redis is both broker and result store.

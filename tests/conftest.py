@@ -1,12 +1,15 @@
-"""Shared fixtures: users in each role, API clients, replay runners."""
+"""Shared fixtures: users in each role, API clients (forced or with a real token), logged-in browsers,
+and ``replay``: a ReplayRunner that every service and job uses instead of the host."""
 
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
-from apps.accounts.models import User
+from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import ADMINISTRATOR, AUDITOR, OPERATOR, VIEWER, sync_roles
+from apps.core.runner import ReplayRunner, runner_override
 
 
 def _user(username: str, role: str | None, **extra) -> User:
@@ -66,3 +69,35 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def token_client_for():
+    """``token_client_for(user)`` -> an APIClient sending a real ``Authorization: Token`` header."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {ApiToken.issue(user, 'tests')[1]}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def browser_for():
+    """``browser_for(user)`` -> a Django test Client logged in as ``user`` (the admin's session)."""
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def replay():
+    """A ReplayRunner answering every host command any service or job runs (unexpected ones fail)."""
+    runner = ReplayRunner()
+    with runner_override(runner):
+        yield runner

@@ -17,12 +17,3 @@ class AuditEventAdmin(CalypsoModelAdmin):
     @admin.display(description="Outcome", ordering="outcome")
     def outcome_badge(self, obj):
         return badge(obj.get_outcome_display(), OUTCOME_COLORS.get(obj.outcome, "grey"))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 import time
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from rest_framework.exceptions import ValidationError as DRFValidationError
+
+from apps.core.changes import diff, snapshot
+from apps.core.crypto import mask
+from apps.core.operations import result_type
 
 from . import context
 from .choices import Outcome
 from .models import AuditEvent
 
-__all__ = ["record"]
+__all__ = ["record", "record_operation"]
 
 log = logging.getLogger("calypso.audit")
 
@@ -46,3 +52,51 @@ def record(actor, action: str, obj=None, *, changes: dict | None = None, outcome
     return event
 
 
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        return "refused: " + "; ".join(error.messages)
+    return getattr(error, "message", None) or str(error) or type(error).__name__
+
+
+def _outcome(error: BaseException | None) -> str:
+    if error is None:
+        return Outcome.OK
+    return Outcome.DENIED if isinstance(error, (PermissionDenied, ValidationError, DRFValidationError)) \
+        else Outcome.FAILED
+
+
+def _target(op, obj, result, data: dict, before: dict):
+    """The object the event is about: the operated object, else what the operation created, else a label."""
+    if obj is not None:
+        meta = obj._meta
+        return (f"{meta.app_label}.{meta.model_name}", str(before.get("id") or obj.pk or ""), str(obj))
+    if isinstance(result, op.model):
+        return result
+    meta = op.model._meta
+    return (f"{meta.app_label}.{meta.model_name}", "", str(data.get("name") or data.get("mountpoint") or ""))
+
+
+def _plain(value):
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def record_operation(sender, *, actor, obj, data, result, error, duration_ms, before, **kwargs) -> AuditEvent:
+    """Receiver of ``operation_performed``: one event per operation call, with its input (secrets
+    masked), the object's field changes, the job it queued, and the outcome with the refusal's words."""
+    secrets = set(getattr(sender.model, "secret_fields", ())) | {"password", "secret", "key", "token"}
+    changes = {k: [None, mask(v) if k in secrets else _plain(v)] for k, v in data.items()}
+    if error is None and obj is not None and before and obj.pk is not None:
+        for field, (old, new) in diff(before, snapshot(type(obj).objects.filter(pk=obj.pk).first())).items():
+            # The row's before/after says more than the input when they agree; otherwise keep both.
+            same = field not in changes or changes[field][1] == new
+            changes[field if same else f"{field} (stored)"] = [old, new]
+    job = result if result_type(result) is not None else None  # a job (a result type the jobs app registered)
+    message = _describe(error) if error is not None else (f"queued as job #{job.pk}" if job and sender.job else "")
+    return record(actor, sender.audit_action, _target(sender, obj, result, data, before), changes=changes,
+                  outcome=_outcome(error), message=message, job=job, duration_ms=duration_ms)

@@ -1,5 +1,6 @@
-"""API base classes: viewsets that restrict by permission and audit every mutation, cursor
-pagination, and one error format for every failure.
+"""API base: a viewset lists and shows what the user may see, and every operation its model declares
+becomes a DRF action (create, partial_update, destroy, or ``POST <pk>/<verb>/``) with its request body
+and responses in the OpenAPI schema. One error format for every failure.
 
 Error body (every 4xx/5xx)::
 
@@ -10,26 +11,21 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.http import Http404
-from rest_framework import exceptions, status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from apps.audit import services as audit
-from apps.audit.changes import diff, snapshot
-
-from .errors import ServiceError
+from .errors import BackendError, ServiceError
+from .operations import Operation, Operations, result_type, result_types
 from .pagination import CalypsoCursorPagination
-from .permissions import restrict
+from .permissions import AUTHENTICATED, restrict
 
-__all__ = [
-    "CalypsoCursorPagination",
-    "CalypsoModelViewSet",
-    "CalypsoReadOnlyViewSet",
-    "JobAccepted",
-    "error_body",
-    "exception_handler",
-]
+__all__ = ["CalypsoCursorPagination", "CalypsoViewSet", "error_body", "exception_handler"]
 
 
 def error_body(status_code: int, code: str, message: str, fields: dict | None = None, **extra) -> dict:
@@ -40,18 +36,36 @@ def error_body(status_code: int, code: str, message: str, fields: dict | None = 
     return {"error": body}
 
 
-def _flatten(detail) -> dict:
+def _flatten(detail, prefix: str = "") -> dict:
+    """DRF's nested error detail as ``{"field": [...], "vdevs.0.devices": [...]}``."""
     if isinstance(detail, dict):
-        return {k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
-    return {"non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
+        out = {}
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name) if isinstance(value, (dict, list)) and _nested(value)
+                       else {name: [str(x) for x in (value if isinstance(value, list) else [value])]})
+        return out
+    if isinstance(detail, list) and _nested(detail):
+        out = {}
+        for i, value in enumerate(detail):
+            out.update(_flatten(value, f"{prefix}.{i}" if prefix else str(i)))
+        return out
+    return {prefix or "non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
+
+
+def _nested(value) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, (dict, list)) and v for v in items) or isinstance(value, dict)
 
 
 def exception_handler(exc, context):
-    """Every error in one shape; ServiceError and Django's ValidationError mapped to 4xx."""
+    """Every error in one shape: ServiceError and BackendError carry their code; Django's errors map."""
     if isinstance(exc, ServiceError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.status_code, exc.code, exc.message, fields, **exc.extra),
                         status=exc.status_code)
+    if isinstance(exc, BackendError):
+        return Response(error_body(exc.status_code, exc.code, exc.message), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
@@ -73,50 +87,90 @@ def exception_handler(exc, context):
     return response
 
 
-def JobAccepted(job, request=None) -> Response:  # noqa: N802 - reads as a response class at call sites
-    """202 with the job, and its URL in Location."""
-    from apps.jobs.api.serializers import JobSerializer
+class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """List and detail restricted to what the user may see (anything else is a 404); ``operations``
+    adds one action per declared operation. Three attributes and the operations make a viewset::
 
-    return Response(JobSerializer(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED,
-                    headers={"Location": f"/api/v1/jobs/{job.pk}/"})
+        class PoolViewSet(CalypsoViewSet):
+            queryset = Pool.objects.all()
+            serializer_class = serializers.PoolSerializer
+            filterset_class = filters.PoolFilterSet
+            operations = operations.POOL
+    """
 
+    operations: Operations | tuple = ()
+    owner_field: str | None = None  # self-service: each user sees (and acts on) only the objects they own
 
-class _Restricted:
-    """Restrict the queryset to what the user may see; anything else is a 404."""
-
-    required_action: str | None = None  # @action(required_action="scrub") -> permission storage.scrub_pool
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for op in cls.__dict__.get("operations", ()):
+            setattr(cls, op.api_action, _api_action(op, cls))
 
     def get_queryset(self):
+        if self.owner_field:
+            if getattr(self, "swagger_fake_view", False):
+                return super().get_queryset().none()
+            return super().get_queryset().filter(**{self.owner_field: self.request.user})
         return restrict(super().get_queryset(), self.request.user, "view")
 
+    @property
+    def operation(self) -> Operation | None:
+        """The operation the current request runs, if any."""
+        return next((op for op in self.operations if op.api_action == self.action), None)
 
-class CalypsoReadOnlyViewSet(_Restricted, viewsets.ReadOnlyModelViewSet):
-    pass
+    def required_permission(self) -> str | None:
+        op = self.operation
+        return (op.perm or AUTHENTICATED) if op is not None else None
+
+    def run_operation(self, op: Operation, request) -> Response:
+        """Object (404 if hidden, 403 without the permission), input (400 naming the field), service,
+        then the result: a Job is 202 with its URL; an object is 200 (201 when created); nothing is 204."""
+        obj = self.get_object() if op.detail else None
+        data = request.query_params if op.method == "get" else request.data
+        if request.method == "DELETE" and not data:
+            data = request.query_params
+        serializer = op.serializer(obj, data=data, request=request, view=self)
+        if not serializer.is_valid():
+            op.refused(request.user, obj, serializer.errors)
+            raise exceptions.ValidationError(serializer.errors)
+        return self.operation_response(op, op.run(actor=request.user, obj=obj, data=serializer.validated_data))
+
+    def operation_response(self, op: Operation, result) -> Response:
+        renderer = result_type(result)
+        if renderer is not None and op.job:
+            return renderer.api(result, self.request)
+        if result is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if isinstance(result, models.Model):
+            out = op.output or self.get_serializer_class()
+            code = status.HTTP_201_CREATED if op.name == "create" else status.HTTP_200_OK
+            return Response(out(result, context=self.get_serializer_context()).data, status=code)
+        return Response(result)
 
 
-class CalypsoModelViewSet(_Restricted, viewsets.ModelViewSet):
-    """CRUD with permission restriction and an audit event for every create, update and delete."""
-
-    audit_action_prefix: str | None = None  # default "<app>.<model>"
-
-    def _action_name(self, verb: str) -> str:
-        meta = self.get_queryset().model._meta
-        return f"{self.audit_action_prefix or f'{meta.app_label}.{meta.model_name}'}.{verb}"
-
-    def perform_create(self, serializer):
-        instance = serializer.save()
-        audit.record(self.request.user, self._action_name("create"), instance,
-                     changes=diff({}, snapshot(instance)))
-
-    def perform_update(self, serializer):
-        before = snapshot(serializer.instance)
-        instance = serializer.save()
-        audit.record(self.request.user, self._action_name("update"), instance,
-                     changes=diff(before, snapshot(instance)))
-
-    def perform_destroy(self, instance):
-        audit.record(self.request.user, self._action_name("delete"), instance,
-                     changes=diff(snapshot(instance), {}))
-        instance.delete()
+def _responses(op: Operation, view_cls) -> dict:
+    if op.job:
+        job = next((r.serializer for r in result_types()), OpenApiTypes.OBJECT)
+        return {202: job}
+    if op.name == "delete":
+        return {204: None}
+    if op.method == "get":
+        return {200: op.output or OpenApiTypes.OBJECT}
+    return {201 if op.name == "create" else 200: op.output or view_cls.serializer_class}
 
 
+def _api_action(op: Operation, view_cls):
+    def handler(self, request, *args, **kwargs):
+        return self.run_operation(op, request)
+
+    handler.__name__ = op.api_action
+    handler.__doc__ = str(op.help or op.title)
+    examples = [OpenApiExample(op.name, value=op.example, request_only=True)] if op.example else None
+    in_query = op.method == "get" or op.name == "delete"  # OpenAPI has no request body for GET and DELETE
+    request = None if in_query else op.input_class
+    parameters = [op.input_class] if in_query and op.input_class else None
+    schema = extend_schema(request=request, responses=_responses(op, view_cls), summary=op.title,
+                           examples=examples, parameters=parameters)
+    if op.api_action in ("create", "partial_update", "destroy"):
+        return schema(handler)
+    return schema(action(detail=op.detail, methods=[op.method], url_path=op.url, url_name=op.url)(handler))

@@ -2,7 +2,8 @@
 
 ``restrict(qs, user, action)``: a superuser or a holder of the model permission sees everything;
 anyone else sees the objects django-guardian grants them. Objects outside the restricted queryset
-are answered 404, never 403, so their existence is not disclosed.
+are answered 404, never 403, so their existence is not disclosed. ``allowed(user, perm, obj)`` is
+the one test for an action on an object: the model permission, or a grant on that object.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
 from rest_framework import permissions
 
-__all__ = ["CalypsoObjectPermissions", "perm_name", "restrict"]
+__all__ = ["AUTHENTICATED", "CalypsoObjectPermissions", "allowed", "perm_name", "restrict"]
 
+# The permission of a self-service operation: any signed-in user, on the objects the view shows them
+# (their own API tokens).
+AUTHENTICATED = "authenticated"
 METHOD_ACTIONS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add", "PUT": "change",
                   "PATCH": "change", "DELETE": "delete"}
 
@@ -22,8 +26,17 @@ def perm_name(model, action: str) -> str:
     return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
 
 
+def _active(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
+
+
+def allowed(user, perm: str, obj=None) -> bool:
+    """``user`` holds ``perm`` for the model, or (with ``obj``) as a grant on that object."""
+    return _active(user) and (user.has_perm(perm) or (obj is not None and user.has_perm(perm, obj)))
+
+
 def restrict(qs: QuerySet, user, action: str = "view") -> QuerySet:
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return qs.none()
     if user.is_superuser:
         return qs
@@ -34,28 +47,28 @@ def restrict(qs: QuerySet, user, action: str = "view") -> QuerySet:
 
 
 class CalypsoObjectPermissions(permissions.BasePermission):
-    """Authenticated users only; the model permission for the method or the view's ``required_action``,
-    or, failing that, an object permission on some object (checked again per object)."""
+    """Authenticated users only. The permission is the view's ``required_permission()`` (an operation's),
+    else the model permission for the method. Without the model permission a read or an action on one
+    object goes on: the restricted queryset answers 404 for what the user cannot see, and the object
+    permission is checked again on the object (403)."""
 
-    def _action(self, request, view) -> str:
-        return getattr(view, "required_action", None) or METHOD_ACTIONS.get(request.method, "view")
+    def _perm(self, request, view, model) -> str:
+        required = getattr(view, "required_permission", None)
+        perm = required() if callable(required) else None
+        return perm or perm_name(model, METHOD_ACTIONS.get(request.method, "view"))
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        if not (user and user.is_authenticated):
+        if not _active(user):
             return False
         model = getattr(getattr(view, "queryset", None), "model", None)
         if model is None or getattr(view, "permission_free", False):
             return True
-        action = self._action(request, view)
-        if user.has_perm(perm_name(model, action)):
+        perm = self._perm(request, view, model)
+        if perm == AUTHENTICATED:
             return True
-        # Reads: the restricted queryset decides (unknown or forbidden objects become 404).
-        # Actions on one object: object-level grants are checked per object. Anything else: refused.
-        return action == "view" or bool(getattr(view, "detail", False))
+        return user.has_perm(perm) or perm.split(".")[1].startswith("view_") or bool(getattr(view, "detail", False))
 
     def has_object_permission(self, request, view, obj) -> bool:
-        user = request.user
-        action = self._action(request, view)
-        perm = perm_name(type(obj), action)
-        return user.has_perm(perm) or user.has_perm(perm, obj)
+        perm = self._perm(request, view, type(obj))
+        return perm == AUTHENTICATED or allowed(request.user, perm, obj)

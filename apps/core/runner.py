@@ -6,6 +6,7 @@ pass a ``ReplayRunner`` fed from recorded real output and integration tests pass
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -13,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,8 @@ __all__ = [
     "RunningCommand",
     "SshRunner",
     "UnexpectedCommand",
+    "get_runner",
+    "runner_override",
 ]
 
 DEFAULT_TIMEOUT = 60.0
@@ -253,7 +256,6 @@ class LocalRunner:
         return _finish(argv, proc.returncode, "".join(out_lines), "".join(err_chunks), started, check,
                        timed_out=timed_out.is_set(), timeout=timeout)
 
-
     def start(self, argv, *, env=None) -> RunningCommand:
         """Start argv and return at once; the command runs in its own process group."""
         argv = _check_argv(argv)
@@ -341,7 +343,6 @@ class SshRunner:
             raise CommandError(result, f"ssh to {self.host}:{self.port} failed: {result.stderr.strip()}")
         return self._wrap(argv, result, check)
 
-
     def start(self, argv, *, env=None) -> RunningCommand:
         argv = _check_argv(argv)
         if env:
@@ -419,7 +420,6 @@ class ReplayRunner:
             raise CommandError(result)
         return result
 
-
     def start(self, argv, *, env=None) -> RunningCommand:
         argv = _check_argv(argv)
         self.calls.append(argv)
@@ -459,3 +459,26 @@ class LoggingRunner:
             "debug" if r.returncode == 0 else "error",
             f"exit {r.returncode} after {r.duration_s:.2f} s" + (f": {r.stderr.strip()[:500]}" if r.returncode else ""))
         return handle
+
+
+_overrides: list[Runner] = []
+
+
+def get_runner(node: str | None = None) -> Runner:
+    """The runner for host commands: this host today (``node=None``), a fleet node's SSH runner later.
+    Every service and job asks here, so a test swaps the host for recordings with ``runner_override``."""
+    if _overrides:
+        return _overrides[-1]
+    if node is not None:
+        raise LookupError(f"unknown node {node!r}: only this host is managed")
+    return LocalRunner()
+
+
+@contextlib.contextmanager
+def runner_override(runner: Runner) -> Iterator[Runner]:
+    """Within the block, ``get_runner()`` answers ``runner`` (a ReplayRunner in unit tests)."""
+    _overrides.append(runner)
+    try:
+        yield runner
+    finally:
+        _overrides.remove(runner)

@@ -1,15 +1,14 @@
 import json
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import CalypsoModelAdmin, badge
-from apps.core.errors import ServiceError
 
-from . import services
 from .choices import JOB_STATE_COLORS
 from .models import Job
+from .operations import JOB
 
 
 def progress_bar(job: Job) -> str:
@@ -32,7 +31,7 @@ class JobAdmin(CalypsoModelAdmin):
     search_fields = ("kind", "target_label", "step", "error")
     list_select_related = ("user",)
     date_hierarchy = "created"
-    actions = ("cancel_selected", "retry_selected")
+    operations = JOB
     readonly_fields = ("kind", "state_badge", "progress_column", "target_label", "user", "source", "params_json",
                        "result_json", "error", "traceback", "lock_key", "queue", "celery_task_id", "worker", "created",
                        "started", "finished", "heartbeat", "retry_of")
@@ -60,31 +59,6 @@ class JobAdmin(CalypsoModelAdmin):
     @admin.display(description=_("Duration"))
     def duration(self, obj):
         return f"{obj.duration_s:.1f} s" if obj.duration_s is not None else "-"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def _each(self, request, queryset, func, done):
-        for job in queryset:
-            try:
-                func(job, user=request.user)
-                self.message_user(request, done % {"id": job.pk})
-            except ServiceError as exc:
-                self.message_user(request, f"#{job.pk}: {exc.message}", messages.WARNING)
-
-    @admin.action(description=_("Cancel selected jobs"), permissions=("cancel",))
-    def cancel_selected(self, request, queryset):
-        self._each(request, queryset, services.cancel_job, _("Job #%(id)s: cancel requested."))
-
-    @admin.action(description=_("Retry selected jobs"), permissions=("retry",))
-    def retry_selected(self, request, queryset):
-        self._each(request, queryset, services.retry_job, _("Job #%(id)s queued again."))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_object(request, object_id)

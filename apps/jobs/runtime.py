@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.audit import context as audit_context
 from apps.audit import services as audit
 from apps.audit.choices import AuditSource, Outcome
-from apps.core.runner import LocalRunner, LoggingRunner, Runner
+from apps.core.runner import LoggingRunner, Runner, get_runner
 
 from .choices import JobState, LogLevel
 from .models import Job, JobLogEntry
@@ -71,7 +71,7 @@ class JobContext:
     def __init__(self, job: Job, runner: Runner | None = None) -> None:
         self.job = job
         self.log = JobLog(job)
-        self.runner: Runner = LoggingRunner(runner or LocalRunner(), self.log.write)
+        self.runner: Runner = LoggingRunner(runner or get_runner(), self.log.write)
         self.progress = ProgressReporter(job)
         self._undo: list[_Undo] = []
 

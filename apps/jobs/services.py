@@ -23,12 +23,13 @@ __all__ = ["cancel_job", "enqueue", "fail_jobs_of_worker", "reap_stale_jobs", "r
 
 def enqueue(kind: str, *, target=None, user=None, params: dict | None = None, lock_key: str | None = None,
             source: str | None = None, queue: str | None = None, retry_of: Job | None = None) -> Job:
-    """Create a queued job and send it to a worker once the transaction commits; audited."""
+    """Create a queued job and send it to a worker once the transaction commits. The operation that
+    asked for it writes the audit event; the job's outcome is audited when it ends."""
     from apps.audit import context
 
     from .tasks import run_job_task
 
-    job_kind = get_kind(kind)
+    get_kind(kind)  # an unknown kind fails here, not in the worker
     with transaction.atomic():
         job = Job.objects.create_locked(
             kind=kind, target=target, target_label=str(target)[:255] if target is not None else "",
@@ -36,37 +37,34 @@ def enqueue(kind: str, *, target=None, user=None, params: dict | None = None, lo
             lock_key=lock_key, source=source or context.current().source,
             queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE, celery_task_id=f"job-{uuid.uuid4().hex}",
             retry_of=retry_of)
-        audit.record(user, kind, target if target is not None else ("jobs.job", job.pk, job_kind.label),
-                     job=job, message=f"queued as job #{job.pk}", changes={"params": [None, job.params]})
         transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), task_id=job.celery_task_id,
                                                                queue=job.queue))
     return job
 
 
-def cancel_job(job: Job, *, user) -> Job:
+def cancel_job(job: Job, *, actor=None) -> Job:
     """Cancel a queued job at once; ask a running one to stop at its next progress report."""
     if job.is_terminal:
         raise ServiceError("job_finished", _("Job #%(id)s already ended (%(state)s).") % {
             "id": job.pk, "state": job.get_state_display()})
     if job.state == JobState.QUEUED and job.transition(JobState.CANCELLED, error=_("Cancelled before it started.")):
-        from calypso.celery import app
+        from .tasks import run_job_task
 
-        app.control.revoke(job.celery_task_id)
+        run_job_task.app.control.revoke(job.celery_task_id)
         publish(job.pk, {"event": "state", "state": job.state, "progress": job.progress, "step": job.step})
     else:
         Job.objects.filter(pk=job.pk).update(cancel_requested=True)
         job.cancel_requested = True
-    audit.record(user, "jobs.job.cancel", job, job=job)
     return job
 
 
-def retry_job(job: Job, *, user) -> Job:
+def retry_job(job: Job, *, actor=None) -> Job:
     """Run an ended job's kind again on the same target with the same parameters, as a new job."""
     if not job.is_terminal or job.state == JobState.SUCCEEDED:
         raise ServiceError("not_retryable", _("Only a failed, cancelled or rolled-back job can be retried."))
     if not get_kind(job.kind).retryable:
         raise ServiceError("not_retryable", _("Jobs of kind %(kind)s cannot be retried.") % {"kind": job.kind})
-    return enqueue(job.kind, target=job.target, user=user, params=job.params, lock_key=job.lock_key,
+    return enqueue(job.kind, target=job.target, user=actor, params=job.params, lock_key=job.lock_key,
                    queue=job.queue, retry_of=job)
 
 

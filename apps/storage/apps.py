@@ -7,5 +7,4 @@ class StorageConfig(AppConfig):
     verbose_name = "Storage"
 
     def ready(self):
-        # Job kinds live in services.py (found by the job registry) and policies.py (imported here).
-        from . import policies  # noqa: F401
+        from . import policies  # noqa: F401 - its job kinds (services' are found by the job registry)

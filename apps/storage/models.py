@@ -236,26 +236,13 @@ class SnapshotPolicy(CalypsoModel):
                              weekly=self.weekly, monthly=self.monthly, yearly=self.yearly,
                              frequent_period_minutes=self.frequent_period_minutes)
 
-    def protected_names(self, dataset: Dataset | None = None) -> dict[str, str]:
-        """Snapshot names (after @) of ``dataset`` (default: the policy's) that pruning must keep, with why:
-        held snapshots, the names listed here, and those registered protection providers report."""
-        from .policies import protections
-
-        dataset = dataset or self.dataset
-        held = {
-            short.rpartition("@")[2]: f"held ({', '.join(holds) or f'{refs} hold(s)'})"
-            for short, holds, refs in Snapshot.objects.filter(dataset=dataset)
-            .filter(models.Q(userrefs__gt=0) | ~models.Q(holds=[]))
-            .values_list("short_name", "holds", "userrefs")
-        }
-        return {**protections(self, dataset), **held}
-
     def clean(self) -> None:
         errors: dict[str, str] = {}
         try:
             self.rule()
         except (ValueError, TypeError) as exc:
-            field = "frequent_period_minutes" if "frequent_period" in str(exc) else "hourly"
+            counts = ("frequent_period_minutes", "frequent_count", "hourly", "daily", "weekly", "monthly", "yearly")
+            field = next((name for name in counts if name in str(exc)), "hourly")  # the field the rule names
             errors[field] = str(exc)
         names = self.protected_snapshots
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):

@@ -1,9 +1,9 @@
-"""Snapshot policies: create/update/delete (validated, audited), dry runs, the policy run job and the
-beat tick that queues due runs.
+"""Snapshot policies: a desired-state resource (create/update/delete through ``POLICIES``), dry runs,
+the policy run job and the beat tick that queues due runs.
 
 The retention engine (retention.py) decides; this module feeds it the dataset's snapshot rows after
 a refresh from the host, and acts through the storage services, so every snapshot taken or destroyed
-is validated, audited and mirrored in the inventory like a manual one.
+is validated and mirrored in the inventory like a manual one, and listed in the run's job log.
 """
 
 from __future__ import annotations
@@ -12,32 +12,31 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from apps.audit import services as audit
-from apps.audit.changes import diff, snapshot
 from apps.core.errors import ServiceError
-from apps.core.runner import CommandError, LocalRunner, Runner
+from apps.core.resources import ResourceService
+from apps.core.runner import Runner, get_runner
 from apps.jobs import services as jobs
 from apps.jobs.models import Job, JobLocked
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
 
 from . import retention, services, sync
-from .backends.base import BackendError
 from .models import Dataset, Snapshot, SnapshotPolicy
 from .retention import DryRun, ExistingSnapshot, Frequency, PlannedSnapshot
 
 __all__ = [
+    "POLICIES",
     "DatasetPlan",
+    "PolicyService",
     "ProtectionProvider",
     "create_policy",
     "delete_policy",
+    "dry_run",
     "is_due",
     "next_due",
     "plan",
@@ -86,55 +85,19 @@ def protections(policy: SnapshotPolicy, dataset: Dataset) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ create / update / delete
-def _validate(policy: SnapshotPolicy) -> None:
-    """Model validation as a 400 naming the first failing field."""
-    try:
-        policy.full_clean()
-    except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        field = None if field == "__all__" else field
-        raise ServiceError("invalid", f"{field or 'policy'}: {' '.join(messages)}", field=field or "policy") from exc
+class PolicyService(ResourceService[SnapshotPolicy]):
+    """A policy's rows only (its snapshots stay on the host when it goes); an edited policy is due at
+    the next tick, so new counts or a new template apply at once."""
+
+    model = SnapshotPolicy
+    fields = EDITABLE_FIELDS
+
+    def prepare(self, obj: SnapshotPolicy, changed: set[str]) -> None:
+        obj.next_due_at = None
 
 
-def _unknown(fields: Mapping) -> None:
-    extra = sorted(set(fields) - set(EDITABLE_FIELDS))
-    if extra:
-        raise ServiceError("invalid", _("Unknown field %(f)s.") % {"f": extra[0]}, field=extra[0])
-
-
-def create_policy(*, actor=None, source: str | None = None, **fields) -> SnapshotPolicy:
-    """Create a snapshot policy; every field is validated before the row exists."""
-    _unknown(fields)
-    policy = SnapshotPolicy(**fields)
-    _validate(policy)
-    with transaction.atomic():
-        policy.save()
-        audit.record(actor, "storage.snapshotpolicy.create", policy, source=source,
-                     changes=diff({}, snapshot(policy)))
-    return policy
-
-
-def update_policy(policy: SnapshotPolicy, *, actor=None, source: str | None = None, **fields) -> SnapshotPolicy:
-    """Change a policy; it becomes due at the next tick so new counts or templates apply at once."""
-    _unknown(fields)
-    before = snapshot(SnapshotPolicy.objects.filter(pk=policy.pk).first())
-    for name, value in fields.items():
-        setattr(policy, name, value)
-    policy.next_due_at = None
-    _validate(policy)
-    with transaction.atomic():
-        policy.save()
-        audit.record(actor, "storage.snapshotpolicy.update", policy, source=source,
-                     changes=diff(before, snapshot(policy)))
-    return policy
-
-
-def delete_policy(policy: SnapshotPolicy, *, actor=None, source: str | None = None) -> None:
-    """Delete a policy; its snapshots stay on the host."""
-    with transaction.atomic():
-        audit.record(actor, "storage.snapshotpolicy.delete", policy, source=source,
-                     changes=diff(snapshot(policy), {}))
-        policy.delete()
+POLICIES = PolicyService()
+create_policy, update_policy, delete_policy = POLICIES.create, POLICIES.update, POLICIES.delete
 
 
 # ------------------------------------------------------------------ plan
@@ -204,10 +167,7 @@ def plan_subtree(policy: SnapshotPolicy, now: datetime | None = None, *, runner:
     """What a run at ``now`` would create and prune, per dataset (one for a non-recursive policy)."""
     now = _moment(now)
     if refresh:
-        try:
-            refresh_snapshots(policy, runner or LocalRunner())
-        except (BackendError, CommandError) as exc:
-            raise ServiceError("host_refused", getattr(exc, "stderr", "").strip() or str(exc)) from exc
+        refresh_snapshots(policy, runner or get_runner())
     plans: list[DatasetPlan] = []
     for dataset in _subtree(policy):
         existing = _existing(policy, Snapshot.objects.filter(dataset=dataset))
@@ -260,13 +220,12 @@ def is_due(policy: SnapshotPolicy, now: datetime | None = None) -> bool:
 
 
 # ------------------------------------------------------------------ run
-def start_policy_run(policy: SnapshotPolicy, *, actor=None, source: str | None = None,
-                     now: datetime | None = None) -> Job:
+def start_policy_run(policy: SnapshotPolicy, *, actor=None, now: datetime | None = None) -> Job:
     """Queue a run of ``policy`` (one at a time per policy); ``now`` pins the run's reference time."""
     if policy.dataset.gone:
         raise ServiceError("dataset_gone", _("%(n)s is no longer on the host.") % {"n": policy.dataset.name})
     params = {"now": _moment(now).isoformat()} if now is not None else {}
-    return jobs.enqueue("storage.policy.run", target=policy, user=actor, source=source, params=params,
+    return jobs.enqueue("storage.snapshotpolicy.run", target=policy, user=actor, params=params,
                         lock_key=policy.lock_key)
 
 
@@ -307,7 +266,7 @@ def _held(row: Snapshot) -> bool:
     return bool(row.holds or row.userrefs)  # belt and braces: the engine already spares these
 
 
-@job_kind("storage.policy.run", "Run snapshot policy")
+@job_kind("storage.snapshotpolicy.run", "Run snapshot policy")
 def run_policy(ctx: JobContext, policy: SnapshotPolicy, *, now: str | None = None, **params) -> dict:
     """Worker side: refresh, take the due snapshots, prune by retention, and record the outcome."""
     if policy is None:
@@ -339,9 +298,27 @@ def run_due_policies(now: datetime | None = None) -> list[Job]:
         Q(next_due_at__isnull=True) | Q(next_due_at__lte=now)).select_related("dataset__pool")
     for policy in candidates:
         try:
-            queued.append(jobs.enqueue("storage.policy.run", target=policy, source="system", params=params,
+            queued.append(jobs.enqueue("storage.snapshotpolicy.run", target=policy, source="system", params=params,
                                        lock_key=policy.lock_key))
         except JobLocked:
             continue
     return queued
 
+
+def dry_run(policy: SnapshotPolicy, *, actor=None, runner: Runner | None = None) -> dict:
+    """What a run now would create and prune, per dataset, with the reason for each line (reads the host)."""
+    plans = plan_subtree(policy, runner=runner)
+    rule = policy.rule()
+
+    def body(part: DatasetPlan) -> dict:
+        dry = part.dry_run
+        doomed = [(name, f) for f, names in dry.plan.by_frequency.items() for name in names]
+        return {"dataset": part.dataset.name,
+                "create": [{"name": p.short_name, "frequency": p.frequency.value} for p in dry.planned],
+                "destroy": [{"name": n, "frequency": f.value, "reason": f"beyond the newest {rule.count(f)} {f.value}"}
+                            for n, f in doomed],
+                "kept_protected": [{"name": n, "reason": r} for n, r in dry.plan.kept_protected],
+                "lines": dry.lines}
+
+    return {"policy": policy.pk, "datasets": [body(p) for p in plans],
+            "lines": [f"{p.dataset.name}: {line}" for p in plans for line in p.dry_run.lines]}

@@ -20,14 +20,16 @@ from apps.audit import services as audit
 from apps.audit.choices import AuditSource
 from apps.core.runner import Runner
 
-from .backends import get_btrfs_backend, get_zfs_backend
+from .backends import get_backend, get_zfs_backend
 from .backends.base import BackendError, DatasetInfo, PoolInfo, SnapshotInfo, VdevInfo
+from .backends.pools import leaves
 from .choices import Backend, DatasetKind, EventKind, EventSeverity, PoolHealth, ScanState
 from .models import Dataset, Pool, Snapshot, StorageEvent, Vdev
 
 __all__ = [
     "SyncResult",
     "apply_pool_info",
+    "forget_datasets",
     "reconcile",
     "refresh_pool_contents",
     "sync_all",
@@ -76,20 +78,18 @@ def sync_zfs(runner: Runner) -> SyncResult:
 
 def sync_btrfs(runner: Runner, pools: Iterable[Pool] | None = None) -> SyncResult:
     """Re-read the registered Btrfs filesystems through their mountpoints."""
-    backend = get_btrfs_backend(runner)
     rows = list(pools if pools is not None else Pool.objects.btrfs())
     infos, datasets, snapshots, result = [], [], [], SyncResult()
     for pool in rows:
+        backend = get_backend(pool, runner)
         try:
-            info = backend.filesystem_info(pool.mountpoint)
-            subs = backend.list_subvolumes(pool.mountpoint)
-            snaps = backend.list_snapshots(pool.mountpoint)
+            info, subs, snaps = backend.info(), backend.list_datasets(), backend.list_snapshots()
         except BackendError as exc:
             result.errors.append(f"{pool.name}: {exc}")
             continue
         infos.append(info)
-        datasets += [_btrfs_root(info), *subs]
-        snapshots += [s if s.dataset else _orphan(s, info.name) for s in snaps]
+        datasets += subs
+        snapshots += snaps
     scope = {p.name for p in rows}
     return result.merge(reconcile(Backend.BTRFS, infos, datasets, snapshots, scope=scope))
 
@@ -118,10 +118,7 @@ def sync_zfs_pool(runner: Runner, name: str) -> SyncResult:
 def refresh_pool_contents(runner: Runner, pool: Pool, root: str | None = None) -> SyncResult:
     """After a change inside one pool: re-list the datasets and snapshots under ``root`` (default:
     the whole pool) and reconcile only the rows under it."""
-    if pool.backend == Backend.BTRFS:
-        return sync_btrfs(runner, [pool])
-    root = root or pool.name
-    backend = get_zfs_backend(runner)
+    backend = get_backend(pool, runner)
     datasets = backend.list_datasets(root)
     snapshots = backend.list_snapshots(root)
     result = SyncResult()
@@ -132,22 +129,15 @@ def refresh_pool_contents(runner: Runner, pool: Pool, root: str | None = None) -
     return result
 
 
+def forget_datasets(dataset: Dataset) -> None:
+    """Drop the rows of a destroyed dataset, its descendants and their snapshots."""
+    Dataset.objects.filter(_under(dataset.name), pool_id=dataset.pool_id).delete()
+
+
 def _under(root: str | None, field: str = "name") -> Q:
     if root is None:
         return Q()
     return Q(**{field: root}) | Q(**{f"{field}__startswith": f"{root}/"}) | Q(**{f"{field}__startswith": f"{root}@"})
-
-
-def _btrfs_root(info: PoolInfo) -> DatasetInfo:
-    # The top level (subvolid 5) is a dataset too: snapshots of it, and of deleted sources, attach here.
-    return DatasetInfo(name=info.name, pool=info.name, kind=DatasetKind.SUBVOLUME, mountpoint=info.mountpoint,
-                       extra={"id": 5, "path": "", "top_level": True})
-
-
-def _orphan(snap: SnapshotInfo, fs_name: str) -> SnapshotInfo:
-    return SnapshotInfo(name=snap.name, dataset=fs_name, short_name=snap.short_name, created_at=snap.created_at,
-                        used_bytes=snap.used_bytes, referenced_bytes=snap.referenced_bytes, holds=snap.holds,
-                        guid=snap.guid, extra={**snap.extra, "source_missing": True})
 
 
 # ------------------------------------------------------------------ reconcile
@@ -209,21 +199,13 @@ def apply_pool_info(pool: Pool, info: PoolInfo, *, now=None) -> list[StorageEven
     pool.scan_finished_at, pool.scan_text = scan.finished_at, scan.text
     pool.status_text, pool.errors_text = info.status_text, info.errors_text
     if info.vdevs:
-        pool.checksum_errors = sum(v.checksum_errors for v in _leaves(info.vdevs))
+        pool.checksum_errors = sum(v.checksum_errors for v in leaves(info.vdevs))
     pool.extra = info.extra or {}
     pool.gone, pool.last_seen = False, now
     pool.save()
     if info.vdevs:
         _replace_vdevs(pool, info.vdevs)
     return _watch(pool, before) if before is not None else []
-
-
-def _leaves(vdevs: Iterable[VdevInfo]) -> Iterable[VdevInfo]:
-    for v in vdevs:
-        if v.children:
-            yield from _leaves(v.children)
-        else:
-            yield v
 
 
 def _replace_vdevs(pool: Pool, vdevs: Sequence[VdevInfo]) -> None:

@@ -1,6 +1,8 @@
 from celery import shared_task
 
-from . import policies  # noqa: F401 - registers the storage.policy.run job kind in the worker
+from apps.jobs.models import JobLocked
+
+from . import policies, services
 
 __all__ = ["run_due_policies_task", "sync_task"]
 
@@ -8,14 +10,10 @@ __all__ = ["run_due_policies_task", "sync_task"]
 @shared_task(name="storage.sync")
 def sync_task() -> dict | None:
     """Beat: queue an inventory sync job (skipped while one is still running)."""
-    from apps.jobs import services as jobs
-    from apps.jobs.models import JobLocked
-
     try:
-        job = jobs.enqueue("storage.sync", source="system", lock_key="storage:sync")
+        return {"job": services.start_sync().pk}
     except JobLocked:
         return None
-    return {"job": job.pk}
 
 
 @shared_task(name="storage.run_due_policies")

@@ -3,6 +3,7 @@ from django.contrib import admin
 from apps.core.admin import CalypsoModelAdmin
 
 from .models import HostInventory
+from .operations import INVENTORY
 
 
 @admin.register(HostInventory)
@@ -10,9 +11,4 @@ class HostInventoryAdmin(CalypsoModelAdmin):
     list_display = ("id", "hostname", "created", "job_id")
     readonly_fields = ("hostname", "created", "job_id", "data")
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    operations = INVENTORY

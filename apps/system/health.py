@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from apps.core.runner import LocalRunner
+from apps.core.runner import get_runner
 
 from . import tools
 
@@ -53,9 +53,9 @@ def check_redis() -> dict:
 
 def check_celery(timeout: float = 0.5) -> dict:
     def run():
-        from calypso.celery import app
+        from celery import current_app  # the project's app (calypso.celery), without importing the project
 
-        replies = app.control.ping(timeout=timeout) or []
+        replies = current_app.control.ping(timeout=timeout) or []
         workers = sorted(name for reply in replies for name in reply)
         if not workers:
             raise RuntimeError("no Celery worker answered; start one with: celery -A calypso worker")
@@ -68,7 +68,7 @@ def tool_statuses(refresh: bool = False) -> list[dict]:
     """Host tools, cached for five minutes (probing runs a dozen commands)."""
     data = None if refresh else cache.get(TOOLS_CACHE_KEY)
     if data is None:
-        data = [asdict(s) for s in tools.probe(LocalRunner())]
+        data = [asdict(s) for s in tools.probe(get_runner())]
         cache.set(TOOLS_CACHE_KEY, data, 300)
     return data
 
@@ -78,6 +78,6 @@ def health() -> dict:
     try:
         host_tools = tool_statuses()
     except Exception:  # the cache is Redis: without it, probe without caching
-        host_tools = [asdict(s) for s in tools.probe(LocalRunner())]
+        host_tools = [asdict(s) for s in tools.probe(get_runner())]
     status = "ok" if all(c["status"] == "ok" for c in components.values()) else "error"
     return {"status": status, "version": settings.VERSION, "components": components, "tools": host_tools}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import socket
 from dataclasses import asdict
 
+from django.utils.translation import gettext as _
+
+from apps.core.errors import BackendError, ServiceError
 from apps.core.runner import CommandError
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
@@ -15,24 +18,32 @@ from . import tools
 from .backends.host import HostBackend
 from .models import HostInventory
 
-__all__ = ["collect_inventory", "start_inventory"]
+__all__ = ["collect_inventory", "latest_inventory", "start_inventory"]
 
 
-def start_inventory(*, user, source: str | None = None) -> Job:
+def start_inventory(*, actor=None) -> Job:
     """Queue a host inventory; one at a time."""
-    return jobs.enqueue("system.inventory", user=user, source=source, lock_key="system:inventory")
+    return jobs.enqueue("system.hostinventory.collect", user=actor, lock_key="system:inventory")
+
+
+def latest_inventory(*, actor=None) -> HostInventory:
+    """The newest inventory ``actor`` may see."""
+    inventory = HostInventory.objects.restrict(actor, "view").order_by("-id").first()
+    if inventory is None:
+        raise ServiceError("not_found", _("No inventory yet: collect one first."), status=404)
+    return inventory
 
 
 def _step(ctx: JobContext, percent: int, label: str, func, default):
     ctx.progress(percent, label)
     try:
         return func()
-    except (CommandError, OSError) as exc:
+    except (CommandError, BackendError, OSError) as exc:
         ctx.log.warning(f"{label}: {exc}")  # a missing tool leaves that part empty, not the whole job
         return default
 
 
-@job_kind("system.inventory", "Collect host inventory")
+@job_kind("system.hostinventory.collect", "Collect host inventory")
 def collect_inventory(ctx: JobContext, target=None) -> dict:
     """Worker side: read CPU, memory, disks, filesystems and tool versions; store and return them."""
     host = HostBackend(ctx.runner)

@@ -32,7 +32,8 @@ def test_api_update_and_delete_record_field_changes(admin_user, client_for, make
     assert client.patch(f"/api/v1/auth/users/{victim.pk}/", {"email": "v@example.com"}, format="json").status_code == 200
     change = AuditEvent.objects.get(action="accounts.user.update")
     assert change.changes == {"email": ["", "v@example.com"]}
-    assert client.delete(f"/api/v1/auth/users/{victim.pk}/").status_code == 204
+    assert client.delete(f"/api/v1/auth/users/{victim.pk}/").status_code == 400  # typed confirmation missing
+    assert client.delete(f"/api/v1/auth/users/{victim.pk}/?confirm=victim").status_code == 204
     assert AuditEvent.objects.filter(action="accounts.user.delete", object_label="victim").exists()
 
 
@@ -48,11 +49,10 @@ def test_admin_mutation_is_audited(admin_user, make_user):
 
 
 @pytest.mark.django_db
-def test_job_and_command_mutations_are_audited(admin_user, monkeypatch):
-    from apps.system import services
-
-    job = services.start_inventory(user=admin_user, source="api")
-    assert AuditEvent.objects.filter(action="system.inventory", job_id=job.pk, actor=admin_user).exists()
+def test_job_and_command_mutations_are_audited(admin_user, client_for, monkeypatch):
+    job = client_for(admin_user).post("/api/v1/system/inventory/collect/").json()
+    event = AuditEvent.objects.get(action="system.hostinventory.collect", job_id=job["id"], actor=admin_user)
+    assert event.message == f"queued as job #{job['id']}"
     User.objects.all().delete()
     monkeypatch.setenv("CALYPSO_ADMIN_PASSWORD", "a-Long-pass-phrase-9")
     call_command("ensure_admin")

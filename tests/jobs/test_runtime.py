@@ -156,23 +156,23 @@ def test_restarted_worker_fails_its_orphans():
 @pytest.mark.django_db
 def test_cancel_and_retry_rules(admin_user):
     queued = _job("tests.steps", admin_user)
-    services.cancel_job(queued, user=admin_user)
+    services.cancel_job(queued, actor=admin_user)
     queued.refresh_from_db()
     assert queued.state == "cancelled"
     with pytest.raises(ServiceError):
-        services.cancel_job(queued, user=admin_user)
-    again = services.retry_job(queued, user=admin_user)
+        services.cancel_job(queued, actor=admin_user)
+    again = services.retry_job(queued, actor=admin_user)
     assert again.retry_of == queued and again.state == "queued" and again.params == queued.params
     running = _job("tests.steps")
     running.transition("running", started=timezone.now())
-    services.cancel_job(running, user=admin_user)
+    services.cancel_job(running, actor=admin_user)
     running.refresh_from_db()
     assert running.state == "running" and running.cancel_requested
     done = _job("tests.steps")
     done.transition("running")
     done.transition("succeeded")
     with pytest.raises(ServiceError):
-        services.retry_job(done, user=admin_user)
+        services.retry_job(done, actor=admin_user)
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
-"""Storage test fixtures: a shared zfs-fuse daemon and throwaway pools on sparse files."""
+"""Storage test fixtures: pools synced from recorded outputs (``tank``), the storage ``replay`` runner,
+a shared zfs-fuse daemon with throwaway pools on sparse files, and a loop-mounted Btrfs filesystem."""
 
 from __future__ import annotations
 
@@ -13,12 +14,38 @@ from pathlib import Path
 
 import pytest
 
-from apps.core.runner import LocalRunner
+from apps.core.runner import LocalRunner, ReplayRunner
 from apps.core.testing import require_root, require_tools
+from apps.storage import services, sync
 from apps.storage.backends.base import BackendError
+from apps.storage.backends.btrfs import BtrfsBackend
 from apps.storage.backends.zfs import ZfsBackend
+from apps.storage.models import Pool
 
-__all__ = ["zfs_backend", "zfs_daemon", "zfs_mirror_pool", "zfs_pool_factory"]
+from .recordings import BTRFS_IMAGE_BYTES, BTRFS_LABEL, fuse_sync_runner
+
+__all__ = ["btrfs_mount", "fast_scrub", "replay", "tank", "zfs_backend", "zfs_daemon", "zfs_mirror_pool",
+           "zfs_pool_factory"]
+
+@pytest.fixture
+def replay(replay: ReplayRunner, settings) -> ReplayRunner:
+    """The root ``replay`` runner, speaking to zfs-fuse (the flavour of the recordings)."""
+    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
+    return replay
+
+
+@pytest.fixture
+def tank(db, settings) -> Pool:
+    """Pools zrectank (mirror, 4 datasets, 4 snapshots) and zrecbig, synced from recorded zfs-fuse output."""
+    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
+    sync.sync_zfs(fuse_sync_runner())
+    return Pool.objects.get(name="zrectank")
+
+
+@pytest.fixture
+def fast_scrub(monkeypatch) -> None:
+    """Scrub jobs re-read the scan state without waiting between reads."""
+    monkeypatch.setattr(services.pools, "SCRUB_POLL_S", 0)
 
 ZFS_PIDFILE = "/run/calypso-test-zfs-fuse.pid"
 
@@ -110,3 +137,34 @@ def zfs_pool_factory(zfs_backend: ZfsBackend, tmp_path: Path) -> Iterator[Callab
 def zfs_mirror_pool(zfs_pool_factory: Callable[..., tuple[str, Path]]) -> tuple[str, Path]:
     """A fresh two-way mirror pool on sparse files."""
     return zfs_pool_factory("mirror", 2)
+
+
+def _forget_scrub_records(uuid: str) -> None:
+    # btrfs-progs keeps scrub results per filesystem uuid; this filesystem is gone after the test.
+    for prefix in ("scrub.status.", "scrub.progress."):
+        Path("/var/lib/btrfs", prefix + uuid).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def btrfs_mount(tmp_path: Path) -> Iterator[str]:
+    """A fresh Btrfs filesystem on a sparse image, loop-mounted; torn down completely afterwards."""
+    require_root()
+    require_tools("btrfs", "mkfs.btrfs", "losetup", "mount")
+    runner = LocalRunner()
+    image, mnt = tmp_path / "pool.img", tmp_path / "mnt"
+    mnt.mkdir()
+    with image.open("wb") as fh:
+        fh.truncate(BTRFS_IMAGE_BYTES)
+    runner.run(["mkfs.btrfs", "-q", "-L", BTRFS_LABEL, str(image)])
+    loop = runner.run(["losetup", "--find", "--show", str(image)]).stdout.strip()
+    uuid = ""
+    try:
+        runner.run(["mount", loop, str(mnt)])
+        uuid = BtrfsBackend(runner).filesystem_info(str(mnt)).guid
+        yield str(mnt)
+    finally:
+        runner.run(["umount", str(mnt)], check=False)
+        runner.run(["losetup", "-d", loop], check=False)
+        image.unlink(missing_ok=True)
+        if uuid:
+            _forget_scrub_records(uuid)

@@ -254,21 +254,23 @@ def test_snapshot_of_missing_source_raises():
 def test_unsafe_subvolume_paths_are_refused_before_any_command(path):
     runner = ReplayRunner()
     backend = BtrfsBackend(runner)
-    with pytest.raises(ValueError):
+    with pytest.raises(BackendError, match="subvolume path"):
         backend.create_subvolume(MNT, path)
-    with pytest.raises(ValueError):
+    with pytest.raises(BackendError, match="subvolume path"):
         backend.delete_subvolume(MNT, path)
-    with pytest.raises(ValueError):
+    with pytest.raises(BackendError, match="subvolume path"):
         backend.snapshot(MNT, "home", path)
     assert runner.calls == []
 
 
 @pytest.mark.parametrize("mountpoint", ["relative/mnt", "/mnt/../etc", "/mnt/-x"])
 def test_unsafe_mountpoints_are_refused(mountpoint):
-    backend = BtrfsBackend(ReplayRunner())
+    runner = ReplayRunner()
+    backend = BtrfsBackend(runner)
     for call in (backend.filesystem_info, backend.list_subvolumes, backend.device_stats):
-        with pytest.raises(ValueError):
+        with pytest.raises(BackendError, match="mountpoint"):
             call(mountpoint)
+    assert runner.calls == []
 
 
 def test_safe_join_normalises_harmless_parts():
@@ -381,10 +383,12 @@ def test_set_writable_on_received_subvolume_raises():
 
 
 def test_readonly_paths_must_be_absolute_and_safe():
-    backend = BtrfsBackend(ReplayRunner())
+    runner = ReplayRunner()
+    backend = BtrfsBackend(runner)
     for path in ("projects", f"{MNT}/../x", f"{MNT}/-ro"):
-        with pytest.raises(ValueError):
+        with pytest.raises(BackendError, match="path"):
             backend.set_readonly(path, True)
+    assert runner.calls == []
 
 
 def test_missing_tool_becomes_backend_error():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.core.errors import ParseError
 from apps.storage.backends.btrfs_parse import (
     parse_btrfs_balance_status,
     parse_btrfs_device_stats,
@@ -74,8 +75,9 @@ def test_show_without_label_is_named_by_uuid():
 
 
 def test_show_rejects_text_without_filesystem():
-    with pytest.raises(ValueError):
+    with pytest.raises(ParseError, match="no filesystem") as err:
         parse_btrfs_filesystem_show(recorded("fs_show_not_btrfs"))
+    assert err.value.code == "unreadable_output" and err.value.status_code == 502
 
 
 # --- filesystem usage --------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def test_subvolume_show_root_and_snapshot():
 def test_property_ro():
     assert parse_btrfs_property_ro(recorded("property_get_ro_true")) is True
     assert parse_btrfs_property_ro(recorded("property_get_ro_false")) is False
-    with pytest.raises(ValueError):
+    with pytest.raises(ParseError, match="ro="):
         parse_btrfs_property_ro("")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,41 +14,11 @@ from apps.core.testing import require_root, require_tools
 from apps.storage.backends.base import BackendError
 from apps.storage.backends.btrfs import BtrfsBackend
 
+from .recordings import BTRFS_IMAGE_BYTES as IMAGE_BYTES
+from .recordings import BTRFS_LABEL as LABEL
+
 pytestmark = pytest.mark.integration
 
-LABEL = "calytest"
-IMAGE_BYTES = 1 << 30  # sparse: only what is written takes disk space
-
-
-def _forget_scrub_records(uuid: str) -> None:
-    # btrfs-progs keeps scrub results per filesystem uuid; this filesystem is gone after the test.
-    for prefix in ("scrub.status.", "scrub.progress."):
-        Path("/var/lib/btrfs", prefix + uuid).unlink(missing_ok=True)
-
-
-@pytest.fixture
-def btrfs_mount(tmp_path: Path) -> Iterator[str]:
-    """A fresh Btrfs filesystem on a sparse image, loop-mounted; torn down completely afterwards."""
-    require_root()
-    require_tools("btrfs", "mkfs.btrfs", "losetup", "mount")
-    runner = LocalRunner()
-    image, mnt = tmp_path / "pool.img", tmp_path / "mnt"
-    mnt.mkdir()
-    with image.open("wb") as fh:
-        fh.truncate(IMAGE_BYTES)
-    runner.run(["mkfs.btrfs", "-q", "-L", LABEL, str(image)])
-    loop = runner.run(["losetup", "--find", "--show", str(image)]).stdout.strip()
-    uuid = ""
-    try:
-        runner.run(["mount", loop, str(mnt)])
-        uuid = BtrfsBackend(runner).filesystem_info(str(mnt)).guid
-        yield str(mnt)
-    finally:
-        runner.run(["umount", str(mnt)], check=False)
-        runner.run(["losetup", "-d", loop], check=False)
-        image.unlink(missing_ok=True)
-        if uuid:
-            _forget_scrub_records(uuid)
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from apps.storage.backends import get_btrfs_backend, get_zfs_backend
 from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy
 from apps.storage.retention import parse_snapshot_name
 
-from .test_integration_btrfs_backend import btrfs_mount  # noqa: F401 - fixture
-
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2031, 1, 20, 0, 0, tzinfo=UTC)  # a Monday, midnight: 145 hourly runs from here take exactly 300
@@ -96,17 +94,17 @@ def test_zfs_policy_300_snapshots_pruned_by_retention(zfs_pool_factory, settings
                              runner=runner)
     assert backend.list_snapshots(name) == []
     assert [d.name for d in backend.list_datasets(name)] == [name]
-    job = run_job(services.destroy_pool(pool, confirm=name, actor=operator_user).pk, runner=runner)
+    job = run_job(services.destroy_pool(pool, actor=operator_user).pk, runner=runner)
     assert job.state == "succeeded", job.error
     assert name not in {p.name for p in backend.list_pools()}
 
 
 @pytest.mark.django_db
-def test_btrfs_policy_on_a_subvolume_pruned_by_retention(btrfs_mount, operator_user):  # noqa: F811
+def test_btrfs_policy_on_a_subvolume_pruned_by_retention(btrfs_mount, operator_user):
     runner = LocalRunner()
     backend = get_btrfs_backend(runner)
     pool = services.register_btrfs_pool(btrfs_mount, actor=operator_user, runner=runner)
-    home = services.create_subvolume(pool, "home", actor=operator_user, runner=runner)
+    home = services.create_dataset(pool, "home", actor=operator_user, runner=runner)
     Path(btrfs_mount, "home", "file.txt").write_text("policy data\n")
     keep = f"calypso_hourly_{T0 + timedelta(hours=1):%Y-%m-%d_%H:%M:%S}"  # e.g. a replication base
     policy = policies.create_policy(name="btrfs-home", dataset=home, frequent_count=4, frequent_period_minutes=30,

@@ -16,8 +16,6 @@ from apps.storage.backends import get_zfs_backend
 from apps.storage.backends.base import BackendError
 from apps.storage.models import Dataset, Pool, Snapshot, StorageEvent
 
-from .test_integration_btrfs_backend import btrfs_mount  # noqa: F401 - fixture
-
 pytestmark = pytest.mark.integration
 
 
@@ -73,7 +71,7 @@ def test_zfs_pool_lifecycle_through_services_and_jobs(zfs_daemon, tmp_path: Path
         services.destroy_dataset(ds, recursive=True, actor=operator_user, runner=runner)
         assert not Dataset.objects.filter(name=f"{name}/data").exists()
 
-        job = run_job(services.destroy_pool(pool, confirm=name, actor=operator_user).pk, runner=runner)
+        job = run_job(services.destroy_pool(pool, actor=operator_user).pk, runner=runner)
         assert job.state == "succeeded", job.error
         assert not Pool.objects.filter(name=name).exists()
     finally:
@@ -84,11 +82,11 @@ def test_zfs_pool_lifecycle_through_services_and_jobs(zfs_daemon, tmp_path: Path
 
 
 @pytest.mark.django_db
-def test_btrfs_subvolumes_snapshots_and_scrub(btrfs_mount, operator_user):  # noqa: F811
+def test_btrfs_subvolumes_snapshots_and_scrub(btrfs_mount, operator_user):
     runner = LocalRunner()
     pool = services.register_btrfs_pool(btrfs_mount, actor=operator_user, runner=runner)
     assert pool.backend == "btrfs" and pool.health == "ONLINE" and pool.mountpoint == btrfs_mount
-    home = services.create_subvolume(pool, "home", actor=operator_user, runner=runner)
+    home = services.create_dataset(pool, "home", actor=operator_user, runner=runner)
     assert home.name == f"{pool.name}/home" and home.kind == "subvolume"
     snap = services.create_snapshot(home, "s1", actor=operator_user, runner=runner)
     assert snap.name == f"{pool.name}/home@s1" and snap.dataset_id == home.pk

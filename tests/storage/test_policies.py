@@ -1,4 +1,5 @@
-"""Snapshot policies against a scripted zfs-fuse host: validation, dry runs, protection, beat, audit, API."""
+"""Snapshot policies against a scripted zfs-fuse host: validation, dry runs, protection, beat, audit, API.
+Create, update, delete and run are operations (``apps.storage.operations.POLICY``): each writes one audit event."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.core.errors import ServiceError
-from apps.core.runner import CommandError, CommandResult
+from apps.core.runner import CommandError, CommandResult, runner_override
 from apps.jobs.models import Job, JobLocked
 from apps.jobs.runtime import run_job
-from apps.storage import policies
+from apps.storage import policies, retention
 from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy
+from apps.storage.operations import POLICY
 
 T0 = datetime(2031, 3, 3, 0, 0, tzinfo=UTC)  # a Monday, midnight
 SNAP_PROPS = "creation,used,referenced,userrefs,guid"
@@ -28,11 +31,12 @@ class FakeZfsHost:
     snapshots: dict[str, list] = field(default_factory=dict)  # name -> [creation epoch, userrefs]
     calls: list[tuple[str, ...]] = field(default_factory=list)
     clock: datetime = T0  # creation time of snapshots taken
+    refuse: dict[str, str] = field(default_factory=dict)  # zfs subcommand -> the error it answers with
 
     def run(self, argv, *, stdin=None, timeout=60, check=True, env=None) -> CommandResult:
         argv = tuple(argv)
         self.calls.append(argv)
-        out, rc, err = self._answer(argv)
+        out, rc, err = ("", 1, self.refuse[argv[1]]) if argv[1] in self.refuse else self._answer(argv)
         result = CommandResult(argv, rc, out, err, 0.0)
         if check and rc:
             raise CommandError(result)
@@ -119,9 +123,17 @@ def make_policy(dataset, **fields) -> SnapshotPolicy:
     ({"colour": "blue"}, "colour"),
 ])
 def test_invalid_policy_names_the_field(data, fields, field):
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(ValidationError) as err:
         make_policy(data, **fields)
-    assert err.value.field == field and err.value.status_code == 400, err.value.message
+    assert set(err.value.message_dict) == {field}, err.value.message_dict  # that field, and no other
+    assert not SnapshotPolicy.objects.exists()
+
+
+@pytest.mark.django_db
+def test_every_bad_field_is_named_at_once(data):
+    with pytest.raises(ValidationError) as err:
+        make_policy(data, naming_template="nope", frequent_period_minutes=7, protected_snapshots=[""])
+    assert set(err.value.message_dict) == {"naming_template", "frequent_period_minutes", "protected_snapshots"}
     assert not SnapshotPolicy.objects.exists()
 
 
@@ -130,12 +142,12 @@ def test_btrfs_policy_refuses_recursive_and_the_top_level(db):
     pool = Pool.objects.create(name="bfs", backend="btrfs", mountpoint="/mnt/bfs")
     top = Dataset.objects.create(pool=pool, name="bfs", kind="subvolume")
     home = Dataset.objects.create(pool=pool, name="bfs/home", kind="subvolume")
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(ValidationError) as err:
         make_policy(home, recursive=True)
-    assert err.value.field == "recursive"
-    with pytest.raises(ServiceError) as err:
+    assert set(err.value.message_dict) == {"recursive"}
+    with pytest.raises(ValidationError) as err:
         make_policy(top)
-    assert err.value.field == "dataset"
+    assert set(err.value.message_dict) == {"dataset"}
     assert make_policy(home).pk
 
 
@@ -155,15 +167,27 @@ def test_api_validation_is_400_naming_the_field(data, operator_user, client_for)
 # ------------------------------------------------------------------ audit and CRUD
 @pytest.mark.django_db
 def test_create_update_delete_are_audited(data, operator_user):
-    policy = make_policy(data, actor=operator_user, source="api")
-    policies.update_policy(policy, hourly=10, actor=operator_user, source="api")
+    policy = POLICY["create"].run(actor=operator_user, data={"name": "hourly-data", "dataset": data, "hourly": 5,
+                                                             "daily": 0, "monthly": 0})
+    pk = policy.pk
+    SnapshotPolicy.objects.filter(pk=pk).update(next_due_at=T0)
     policy.refresh_from_db()
-    assert policy.hourly == 10 and policy.next_due_at is None
-    policies.delete_policy(policy, actor=operator_user, source="api")
+    POLICY["update"].run(actor=operator_user, obj=policy, data={"hourly": 10})
+    policy.refresh_from_db()
+    assert policy.hourly == 10 and policy.next_due_at is None  # an edited policy is due at the next tick
+    with pytest.raises(ValidationError):
+        POLICY["update"].run(actor=operator_user, obj=policy, data={"daily": -1})
+    assert SnapshotPolicy.objects.get(pk=pk).daily == 0  # nothing saved
+    POLICY["delete"].run(actor=operator_user, obj=policy)
+    assert not SnapshotPolicy.objects.exists()
     events = AuditEvent.objects.filter(object_type="storage.snapshotpolicy").order_by("id")
-    assert [e.action for e in events] == ["storage.snapshotpolicy.create", "storage.snapshotpolicy.update",
-                                          "storage.snapshotpolicy.delete"]
-    assert events[1].changes["hourly"] == [5, 10] and events[1].actor == operator_user
+    assert [(e.action, e.outcome) for e in events] == [
+        ("storage.snapshotpolicy.create", "ok"), ("storage.snapshotpolicy.update", "ok"),
+        ("storage.snapshotpolicy.update", "denied"), ("storage.snapshotpolicy.delete", "ok")]
+    assert {e.object_id for e in events} == {str(pk)} and {e.actor for e in events} == {operator_user}
+    assert events[0].changes["name"] == [None, "hourly-data"]
+    assert events[1].changes["hourly"] == [5, 10] and events[1].changes["next_due_at"][1] is None
+    assert "daily" in events[2].message
 
 
 @pytest.mark.django_db
@@ -199,19 +223,32 @@ def test_dry_run_lists_what_would_be_created_and_pruned(data):
 
 
 @pytest.mark.django_db
-def test_dry_run_api_gives_reasons(data, viewer_user, client_for, monkeypatch):
-    host = host_with_hourlies(7)
-    host.snapshots[f"tank/data@{hourly_name(T0 - timedelta(hours=7))}"][1] = 1  # held
-    monkeypatch.setattr(policies, "LocalRunner", lambda: host)
-    monkeypatch.setattr(policies, "_moment", lambda now=None: T0)
+def test_dry_run_api_gives_reasons(data, viewer_user, client_for):
+    # The API's dry run is "a run now": the host's hourlies end in the hour before the current one, so an
+    # hourly is due and, 5 being kept, the oldest go (the same two whatever minute this runs at).
+    hour = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    host = host_with_hourlies(7, end=hour)
+    held = hourly_name(hour - timedelta(hours=7))
+    host.snapshots[f"tank/data@{held}"][1] = 1
     policy = make_policy(data)
-    response = client_for(viewer_user).get(f"/api/v1/storage/snapshot-policies/{policy.pk}/dry-run/")
+    asked = timezone.now().replace(microsecond=0)
+    with runner_override(host):
+        response = client_for(viewer_user).get(f"/api/v1/storage/snapshot-policies/{policy.pk}/dry-run/")
     assert response.status_code == 200, response.content
-    [part] = response.json()["datasets"]
-    assert part["create"] == [{"name": hourly_name(T0), "frequency": "hourly"}]
-    assert [d["name"] for d in part["destroy"]] == [hourly_name(T0 - timedelta(hours=i)) for i in (6, 5)]
-    assert part["destroy"][0]["reason"] == "beyond the newest 5 hourly"
-    assert part["kept_protected"] == [{"name": hourly_name(T0 - timedelta(hours=7)), "reason": "held (1 hold(s))"}]
+    body = response.json()
+    [part] = body["datasets"]
+    assert body["policy"] == policy.pk and part["dataset"] == "tank/data"
+    [created] = part["create"]
+    frequency, when = retention.parse_snapshot_name(policy.naming_template, created["name"])
+    assert created["frequency"] == frequency.value == "hourly" and when >= asked  # named for the moment asked
+    assert [d["name"] for d in part["destroy"]] == [hourly_name(hour - timedelta(hours=i)) for i in (6, 5)]
+    assert part["destroy"][0] == {"name": hourly_name(hour - timedelta(hours=6)), "frequency": "hourly",
+                                  "reason": "beyond the newest 5 hourly"}
+    assert part["kept_protected"] == [{"name": held, "reason": "held (1 hold(s))"}]
+    assert body["lines"][0] == f"tank/data: create {created['name']} (hourly)"
+    assert Snapshot.objects.filter(dataset=data).count() == 7  # refreshed from the host first
+    assert not any(argv[1] in ("snapshot", "destroy") for argv in host.calls)  # a dry run changes nothing
+    assert not AuditEvent.objects.exists()  # a read, not an operation that changes anything
 
 
 # ------------------------------------------------------------------ runs and protection
@@ -227,8 +264,9 @@ def test_run_never_prunes_held_or_protected_snapshots(data, operator_user):
 
     policies.register_protection_provider(replication_base)
     try:
-        job = policies.start_policy_run(policy, actor=operator_user, source="api", now=T0)
-        assert job.lock_key == f"policy:{policy.pk}" and job.kind == "storage.policy.run"
+        job = POLICY["run"].run(actor=operator_user, obj=policy, data={"now": T0})
+        assert job.lock_key == f"policy:{policy.pk}" and job.kind == "storage.snapshotpolicy.run"
+        assert job.params == {"now": T0.isoformat()} and job.user == operator_user
         with pytest.raises(JobLocked):
             policies.start_policy_run(policy, actor=operator_user)
         job = run_job(job.pk, runner=host)
@@ -248,9 +286,13 @@ def test_run_never_prunes_held_or_protected_snapshots(data, operator_user):
     assert any("replication task 7" in m for m in messages) and any("held" in m for m in messages)
     policy.refresh_from_db()
     assert policy.last_run_at == T0 and policy.last_error == "" and policy.next_due_at == T0 + timedelta(hours=1)
-    assert AuditEvent.objects.filter(action="storage.snapshot.create", job_id=job.pk).count() == 1
-    assert AuditEvent.objects.filter(action="storage.snapshot.delete", job_id=job.pk).exists()
-    assert AuditEvent.objects.filter(action="storage.policy.run", job_id=job.pk, outcome="ok").exists()
+    # One event for the operation that queued the run, one for the job's outcome; the snapshots the run
+    # took and destroyed are in its log and result, not separate events.
+    events = AuditEvent.objects.filter(job_id=job.pk).order_by("id")
+    assert [(e.action, e.outcome, e.actor) for e in events] == [
+        ("storage.snapshotpolicy.run", "ok", operator_user), ("storage.snapshotpolicy.run", "ok", operator_user)]
+    assert events[0].message == f"queued as job #{job.pk}" and events[0].object_id == str(policy.pk)
+    assert events[1].source == "job" and events[1].object_id == str(policy.pk)
 
 
 @pytest.mark.django_db
@@ -273,14 +315,14 @@ def test_recursive_run_snapshots_the_subtree_and_prunes_each_dataset(data):
 def test_failed_run_records_the_error_on_the_policy(data):
     host = host_with_hourlies(2)
     host.datasets.remove("tank/data/sub")
-
-    original = host._answer
-    host._answer = lambda argv: ("", 1, "out of space\n") if argv[1] == "snapshot" else original(argv)
+    host.refuse["snapshot"] = "out of space\n"
     policy = make_policy(data)
     job = run_job(policies.start_policy_run(policy, now=T0).pk, runner=host)
     assert job.state == "failed" and "out of space" in job.error
     policy.refresh_from_db()
     assert "out of space" in policy.last_error and policy.next_due_at is None
+    event = AuditEvent.objects.get(action="storage.snapshotpolicy.run", job_id=job.pk)  # the job's outcome
+    assert event.outcome == "failed" and "out of space" in event.message
 
 
 # ------------------------------------------------------------------ beat
@@ -294,9 +336,10 @@ def test_beat_queues_only_enabled_due_policies_and_skips_running_ones(data):
     make_policy(data, name="off", enabled=False)
     queued = policies.run_due_policies(now=T0)
     assert sorted(j.target_label for j in queued) == ["due", "never-ran"]
-    assert all(j.kind == "storage.policy.run" and j.params == {"now": T0.isoformat()} for j in queued)
+    assert all(j.kind == "storage.snapshotpolicy.run" and j.params == {"now": T0.isoformat()} for j in queued)
+    assert all(j.source == "system" and j.user is None for j in queued)
     assert policies.run_due_policies(now=T0) == []  # both still queued: locked, skipped without error
-    assert Job.objects.filter(kind="storage.policy.run").count() == 2
+    assert Job.objects.filter(kind="storage.snapshotpolicy.run").count() == 2
     later.refresh_from_db()
     assert policies.is_due(due_never_ran, T0) and not policies.is_due(later, T0)
 
@@ -332,7 +375,7 @@ def test_viewer_cannot_run_or_edit_operator_can_run(data, viewer_user, operator_
     assert not Job.objects.exists()
     response = client_for(operator_user).post(f"{url}run/")
     assert response.status_code == 202, response.content
-    assert response.json()["kind"] == "storage.policy.run" and response["Location"].startswith("/api/v1/jobs/")
+    assert response.json()["kind"] == "storage.snapshotpolicy.run" and response["Location"].startswith("/api/v1/jobs/")
     assert client_for(operator_user).post(f"{url}run/").status_code == 409  # one run at a time
 
 
@@ -346,4 +389,6 @@ def test_admin_lists_policies_and_runs_now(data, admin_user, client):
     assert f"create {hourly_name(T0)[:15]}".encode() in page.content
     response = client.post("/admin/storage/snapshotpolicy/", {"action": "run_selected", "_selected_action": [policy.pk]})
     assert response.status_code == 302
-    assert Job.objects.filter(kind="storage.policy.run", target_id=str(policy.pk)).exists()
+    job = Job.objects.get(kind="storage.snapshotpolicy.run", target_id=str(policy.pk))
+    assert job.user == admin_user
+    assert AuditEvent.objects.get(action="storage.snapshotpolicy.run").job_id == job.pk

@@ -1,4 +1,5 @@
-"""Storage services against replayed host output: validation first, jobs, locks, audit, rows updated."""
+"""Storage services and operations against replayed host output: validation first, jobs, locks, rows
+updated; the audit trail is written by the operation that called the service (one event per call)."""
 
 from __future__ import annotations
 
@@ -7,78 +8,67 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.core.errors import ServiceError
+from apps.core.errors import BackendError, ServiceError
 from apps.core.runner import ReplayRunner
 from apps.jobs.models import Job, JobLocked
 from apps.jobs.runtime import run_job
-from apps.storage import services, sync
+from apps.storage import services
+from apps.storage.backends.zfs import ZfsBackend
 from apps.storage.models import Dataset, Pool, Snapshot, StorageEvent
+from apps.storage.operations import DATASET, POOL, SNAPSHOT
 
-from .test_models_sync import fuse_sync_runner, recorded
-
-
-@pytest.fixture(autouse=True)
-def _fuse(settings, monkeypatch):
-    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
-    monkeypatch.setattr(services.pools, "SCRUB_POLL_S", 0)
-
-
-@pytest.fixture
-def tank(db):
-    sync.sync_zfs(fuse_sync_runner())
-    return Pool.objects.get(name="zrectank")
+from .recordings import POOL_LIST, known_pools, recorded, zfs_refresh
 
 
 @pytest.mark.parametrize("name", ["bad;name", "two words", "-x", "mirror", "1pool", "a$(reboot)"])
 @pytest.mark.django_db
-def test_bad_pool_names_refused_before_any_command(name, operator_user):
-    runner = ReplayRunner()
+def test_bad_pool_names_refused_before_any_command(name, operator_user, replay):
     with pytest.raises(ServiceError) as err:
-        services.create_pool(name, layout="mirror", disks=["/srv/a.img", "/srv/b.img"], actor=operator_user,
-                             runner=runner)
+        services.create_pool(name, layout="mirror", disks=["/srv/a.img", "/srv/b.img"], actor=operator_user)
     assert err.value.field == "name" and err.value.status_code == 400
-    assert runner.calls == [] and not Job.objects.exists()
+    assert replay.calls == [] and not Job.objects.exists()
 
 
 @pytest.mark.django_db
-def test_bad_dataset_snapshot_and_property_values_name_their_field(tank, operator_user):
-    runner = ReplayRunner()
+def test_bad_dataset_snapshot_and_property_values_name_their_field(tank, operator_user, replay):
     cases = [
-        (lambda: services.create_dataset(tank, "zrectank/a b", actor=operator_user, runner=runner), "name"),
-        (lambda: services.create_dataset(tank, "other/x", actor=operator_user, runner=runner), "name"),
-        (lambda: services.create_dataset(tank, "zrectank/x", properties={"quota": "lots"}, runner=runner), "quota"),
-        (lambda: services.create_dataset(tank, "zrectank/x", properties={"compression": "best"}, runner=runner),
-         "compression"),
-        (lambda: services.create_dataset(tank, "zrectank/v", kind="volume", runner=runner), "volsize"),
-        (lambda: services.create_snapshot(tank.datasets.get(name="zrectank/data"), "x;y", runner=runner), "name"),
-        (lambda: services.offline_member(tank, "/tmp/zrec/nope.img", runner=runner), "device"),
+        (lambda: services.create_dataset(tank, "zrectank/a b", actor=operator_user), "name"),
+        (lambda: services.create_dataset(tank, "other/x", actor=operator_user), "name"),
+        (lambda: services.create_dataset(tank, "zrectank/x", properties={"quota": "lots"}), "quota"),
+        (lambda: services.create_dataset(tank, "zrectank/x", properties={"compression": "best"}), "compression"),
+        (lambda: services.create_dataset(tank, "zrectank/v", kind="volume"), "volsize"),
+        (lambda: services.create_snapshot(tank.datasets.get(name="zrectank/data"), "x;y"), "name"),
+        (lambda: services.offline_member(tank, "/tmp/zrec/nope.img"), "device"),
     ]
     for call, field in cases:
         with pytest.raises(ServiceError) as err:
             call()
-        assert err.value.field == field, err.value.message
-    assert runner.calls == []
+        assert err.value.field == field and err.value.status_code == 400, err.value.message
+    assert replay.calls == []
 
 
 @pytest.mark.django_db
 def test_layout_from_disks():
     assert services.plan_layout("mirror", ["/d/a", "/d/b", "/d/c", "/d/d"]) == [
         {"type": "mirror", "devices": ["/d/a", "/d/b"]}, {"type": "mirror", "devices": ["/d/c", "/d/d"]}]
+    assert services.plan_layout("mirror", ["/d/a", "/d/b", "/d/c"], 3) == [
+        {"type": "mirror", "devices": ["/d/a", "/d/b", "/d/c"]}]
     with pytest.raises(ServiceError) as err:
         services.plan_layout("raidz1", ["/d/a", "/d/b"])
     assert err.value.field == "disks"
+    with pytest.raises(ServiceError) as err:
+        services.plan_layout("mirror", ["/d/a"], field="devices")
+    assert err.value.field == "devices"
 
 
 @pytest.mark.django_db
-def test_create_pool_refuses_member_of_another_pool(tank, operator_user):
-    runner = ReplayRunner().add(["zpool", "list", "-H", "-o", "name,size,allocated,free,capacity,dedupratio,health,guid"],
-                                stdout=recorded("zpool_list.txt"))
-    runner.add(["zpool", "status"], stdout=recorded("zpool_status_all.txt"))
-    runner.add(["zfs", "get", "-H", "-o", "name,value", "mountpoint", "zrecbig", "zrectank"], stdout="")
+def test_create_pool_refuses_member_of_another_pool(tank, operator_user, replay):
+    known_pools(replay)
     with pytest.raises(ServiceError) as err:
         services.create_pool("newpool", layout="mirror", disks=["/tmp/zrec/a.img", "/srv/x.img"],
-                             actor=operator_user, runner=runner)
-    assert err.value.code == "disk_in_use" and "zrectank" in err.value.message
+                             actor=operator_user)
+    assert err.value.code == "disk_in_use" and err.value.field == "disks" and "zrectank" in err.value.message
+    assert not Job.objects.exists()
 
 
 def _scrub_runner(*statuses: str) -> ReplayRunner:
@@ -89,108 +79,133 @@ def _scrub_runner(*statuses: str) -> ReplayRunner:
 
 
 @pytest.mark.django_db
-def test_scrub_job_follows_progress_to_100_and_holds_the_pool_lock(operator_user):
+def test_scrub_job_follows_progress_to_100_and_holds_the_pool_lock(operator_user, fast_scrub, settings,
+                                                                     monkeypatch):
+    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
+    settings.CALYPSO_PROGRESS_PUBLISH_S = 0  # publish every distinct progress value
     pool = Pool.objects.create(name="zrecscrub", health="ONLINE")
-    job = services.start_scrub(pool, actor=operator_user)
-    assert job.lock_key == "pool:zrecscrub" and job.kind == "storage.scrub"
+    job = POOL["scrub"].run(actor=operator_user, obj=pool)
+    assert job.lock_key == "pool:zrecscrub" and job.kind == "storage.pool.scrub"
     with pytest.raises(JobLocked):
-        services.start_scrub(pool, actor=operator_user)
+        POOL["scrub"].run(actor=operator_user, obj=pool)
+    queued, refused = AuditEvent.objects.filter(action="storage.pool.scrub").order_by("id")
+    assert (queued.outcome, queued.job_id, queued.message) == ("ok", job.pk, f"queued as job #{job.pk}")
+    assert refused.outcome == "failed" and refused.job_id is None
     running = recorded("zpool_status_scrub_in_progress.txt")
     finished = recorded("zpool_status_scrub_finished.txt").replace("zrectank", "zrecscrub")
     seen = []
-    from apps.jobs.progress import ProgressReporter
-
-    original = ProgressReporter.__call__
-
-    def spy(self, percent, step=""):
-        seen.append(int(percent))
-        return original(self, percent, step)
-
-    ProgressReporter.__call__ = spy
-    try:
-        job = run_job(job.pk, runner=_scrub_runner(running, running.replace("46.70%", "80.10%"), finished))
-    finally:
-        ProgressReporter.__call__ = original
+    monkeypatch.setattr("apps.jobs.progress.publish",
+                        lambda job_id, payload, **kw: seen.append(int(payload["progress"])))
+    job = run_job(job.pk, runner=_scrub_runner(running, running.replace("46.70%", "80.10%"), finished))
     assert job.state == "succeeded", job.error
     assert job.progress == 100 and job.result["errors"] == 0
     assert seen == sorted(seen) and 46 in seen and 80 in seen and seen[-1] == 100
     pool.refresh_from_db()
     assert pool.scan_state == "finished" and pool.scan_percent == 100
-    assert AuditEvent.objects.filter(action="storage.scrub", job_id=job.pk, outcome="ok").exists()
+    ended = AuditEvent.objects.filter(action="storage.pool.scrub", job_id=job.pk).order_by("id").last()
+    assert ended.pk != queued.pk and ended.outcome == "ok"
 
 
 @pytest.mark.django_db
-def test_offline_member_records_degraded_event(tank, operator_user):
-    runner = ReplayRunner().add(["zpool", "offline", "zrectank", "/tmp/zrec/b.img"])
-    runner.add(["zpool", "status", "zrectank"], stdout=recorded("zpool_status_mirror_degraded.txt"))
-    services.offline_member(tank, "/tmp/zrec/b.img", actor=operator_user, runner=runner)
+def test_offline_member_records_degraded_event(tank, operator_user, replay):
+    replay.add(["zpool", "offline", "zrectank", "/tmp/zrec/b.img"])
+    replay.add(["zpool", "status", "zrectank"], stdout=recorded("zpool_status_mirror_degraded.txt"))
+    pool = POOL["offline"].run(actor=operator_user, obj=tank, data={"device": "/tmp/zrec/b.img"})
+    assert pool.health == "DEGRADED"
     tank.refresh_from_db()
     assert tank.health == "DEGRADED"
     assert StorageEvent.objects.filter(pool=tank, kind="health_changed").exists()
-    assert AuditEvent.objects.filter(action="storage.pool.offline", outcome="ok").exists()
+    event = AuditEvent.objects.get(action="storage.pool.offline")
+    assert (event.outcome, event.actor, event.object_id) == ("ok", operator_user, str(tank.pk))
+    assert event.changes["device"] == [None, "/tmp/zrec/b.img"]
+    assert event.changes["health"] == ["ONLINE", "DEGRADED"]  # the pool's row, before and after
 
 
 @pytest.mark.django_db
-def test_host_refusal_is_audited_as_failed(tank, operator_user):
-    runner = ReplayRunner().add(["zpool", "offline", "zrectank", "/tmp/zrec/b.img"],
-                                stderr="cannot offline /tmp/zrec/b.img: no valid replicas", returncode=1)
-    with pytest.raises(ServiceError) as err:
-        services.offline_member(tank, "/tmp/zrec/b.img", actor=operator_user, runner=runner)
+def test_host_refusal_is_a_backend_error_with_the_tools_words(tank, operator_user, replay):
+    replay.add(["zpool", "offline", "zrectank", "/tmp/zrec/b.img"],
+               stderr="cannot offline /tmp/zrec/b.img: no valid replicas", returncode=1)
+    with pytest.raises(BackendError) as err:
+        services.offline_member(tank, "/tmp/zrec/b.img", actor=operator_user)
     assert "no valid replicas" in err.value.message and err.value.status_code == 409
-    assert AuditEvent.objects.get(action="storage.pool.offline").outcome == "failed"
+    assert err.value.code == "host_refused"
+    assert not AuditEvent.objects.exists()  # a service alone writes no audit event
 
 
 @pytest.mark.django_db
-def test_create_dataset_with_human_sizes(tank, operator_user):
+def test_host_refusal_is_audited_as_failed(tank, operator_user, replay):
+    replay.add(["zpool", "offline", "zrectank", "/tmp/zrec/b.img"],
+               stderr="cannot offline /tmp/zrec/b.img: no valid replicas", returncode=1)
+    with pytest.raises(BackendError) as err:
+        POOL["offline"].run(actor=operator_user, obj=tank, data={"device": "/tmp/zrec/b.img"})
+    assert "no valid replicas" in err.value.message and err.value.status_code == 409
+    event = AuditEvent.objects.get(action="storage.pool.offline")
+    assert event.outcome == "failed" and "no valid replicas" in event.message
+    tank.refresh_from_db()
+    assert tank.health == "ONLINE"
+
+
+@pytest.mark.django_db
+def test_create_dataset_with_human_sizes(tank, operator_user, replay):
     name = "zrectank/new"
-    runner = ReplayRunner()
-    runner.add(["zfs", "create", "-o", "quota=10737418240", "-o", "compression=lz4", name])
-    runner.add(["zfs", "list", "-H", "-o", "name", "-t", "filesystem", "-r", name], stdout=f"{name}\n")
-    runner.add(["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "all", name],
+    replay.add(["zfs", "create", "-o", "quota=10737418240", "-o", "compression=lz4", name])
+    replay.add(["zfs", "list", "-H", "-o", "name", "-t", "filesystem", "-r", name], stdout=f"{name}\n")
+    replay.add(["zfs", "get", "-H", "-p", "-o", "name,property,value,source", "all", name],
                stdout=f"{name}\ttype\tfilesystem\t-\n{name}\tused\t19456\t-\n{name}\tquota\t10737418240\tlocal\n")
-    runner.add(["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", "creation,used,referenced,userrefs,guid",
+    replay.add(["zfs", "get", "-H", "-p", "-r", "-o", "name,property,value", "creation,used,referenced,userrefs,guid",
                 name], stdout="")
-    ds = services.create_dataset(tank, name, properties={"quota": "10G", "compression": "LZ4"}, actor=operator_user,
-                                 runner=runner)
+    ds = DATASET["create"].run(actor=operator_user, data={"pool": tank, "name": name,
+                                                          "properties": {"quota": "10G", "compression": "LZ4"}})
     assert ds.prop("quota") == "10737418240" and ds.used_bytes == 19456
-    assert AuditEvent.objects.filter(action="storage.dataset.create", object_label=name).exists()
+    assert Dataset.objects.get(name=name, pool=tank) == ds
+    event = AuditEvent.objects.get(action="storage.dataset.create")
+    assert (event.object_label, event.object_id, event.outcome) == (name, str(ds.pk), "ok")
+    assert event.changes["properties"] == [None, {"quota": "10G", "compression": "LZ4"}]
 
 
 @pytest.mark.django_db
-def test_rollback_refuses_when_newer_snapshots_exist(tank, operator_user):
+def test_rollback_refuses_when_newer_snapshots_exist(tank, operator_user, replay):
     data = Dataset.objects.get(name="zrectank/data")
     old = Snapshot.objects.create(dataset=data, name="zrectank/data@old", short_name="old",
                                   created_at=datetime(2026, 1, 1, tzinfo=UTC))
     Snapshot.objects.filter(dataset=data).exclude(pk=old.pk).update(created_at=old.created_at + timedelta(days=1))
-    runner = ReplayRunner()
+    op = SNAPSHOT["rollback"]
+    wrong = op.serializer(old, data={"confirm": "wrong"})  # the typed confirmation is the operation's
+    assert not wrong.is_valid() and "old" in str(wrong.errors["confirm"])
+    right = op.serializer(old, data={"confirm": old.name})
+    assert right.is_valid(), right.errors
     with pytest.raises(ServiceError) as err:
-        services.rollback_snapshot(old, confirm="wrong", actor=operator_user, runner=runner)
-    assert err.value.field == "confirm"
-    with pytest.raises(ServiceError) as err:
-        services.rollback_snapshot(old, confirm=old.name, actor=operator_user, runner=runner)
+        op.run(actor=operator_user, obj=old, data=right.validated_data)
     assert err.value.code == "newer_snapshots" and err.value.field == "destroy_newer"
-    assert runner.calls == []
+    assert err.value.status_code == 409 and sorted(err.value.extra["newer"]) == [
+        "zrectank/data@c2", "zrectank/data@c3", "zrectank/data@s1"]
+    assert replay.calls == []
+    assert AuditEvent.objects.get(action="storage.snapshot.rollback").outcome == "failed"
 
 
 @pytest.mark.django_db
-def test_destroy_pool_requires_its_name(tank, operator_user):
-    with pytest.raises(ServiceError) as err:
-        services.destroy_pool(tank, confirm="zrec", actor=operator_user)
-    assert err.value.field == "confirm"
-    job = services.destroy_pool(tank, confirm="zrectank", actor=operator_user)
+def test_destroy_pool_requires_its_name(tank, operator_user, replay):
+    op = POOL["delete"]
+    wrong = op.serializer(tank, data={"confirm": "zrec"})
+    assert not wrong.is_valid() and "zrectank" in str(wrong.errors["confirm"])
+    right = op.serializer(tank, data={"confirm": "zrectank"})
+    assert right.is_valid(), right.errors
+    job = op.run(actor=operator_user, obj=tank, data=right.validated_data)
+    assert job.kind == "storage.pool.delete" and job.lock_key == "pool:zrectank" and replay.calls == []
+    queued = AuditEvent.objects.get(action="storage.pool.delete")
+    assert queued.job_id == job.pk and "confirm" not in queued.changes
     job = run_job(job.pk, runner=ReplayRunner().add(["zpool", "destroy", "zrectank"]))
-    assert job.state == "succeeded" and not Pool.objects.filter(name="zrectank").exists()
+    assert job.state == "succeeded" and job.result == {"destroyed": "zrectank"}
+    assert not Pool.objects.filter(name="zrectank").exists()
 
 
 @pytest.mark.django_db
-def test_create_pool_job_rolls_back_when_reading_it_fails(operator_user):
-    job = services.create_pool("zfresh", layout="mirror", disks=["/srv/a.img", "/srv/b.img"], actor=operator_user,
-                               runner=ReplayRunner().add(
-                                   ["zpool", "list", "-H", "-o",
-                                    "name,size,allocated,free,capacity,dedupratio,health,guid"], stdout=""))
+def test_create_pool_job_rolls_back_when_reading_it_fails(operator_user, replay):
+    replay.add(POOL_LIST, stdout="")
+    job = services.create_pool("zfresh", layout="mirror", disks=["/srv/a.img", "/srv/b.img"], actor=operator_user)
+    assert job.kind == "storage.pool.create" and job.lock_key == "pool:zfresh"
     runner = ReplayRunner().add(["zpool", "create", "zfresh", "mirror", "/srv/a.img", "/srv/b.img"])
-    runner.add(["zpool", "list", "-H", "-o", "name,size,allocated,free,capacity,dedupratio,health,guid"],
-               stderr="internal error", returncode=1)
+    runner.add(POOL_LIST, stderr="internal error", returncode=1)
     runner.add(["zpool", "destroy", "-f", "zfresh"])
     job = run_job(job.pk, runner=runner)
     assert job.state == "rolled_back"
@@ -198,13 +213,32 @@ def test_create_pool_job_rolls_back_when_reading_it_fails(operator_user):
 
 
 @pytest.mark.django_db
-def test_hold_and_bulk_destroy(tank, operator_user):
+def test_hold_and_destroy_many(tank, operator_user, replay):
     snaps = list(Snapshot.objects.filter(dataset__name="zrectank/data").order_by("short_name"))
-    runner = ReplayRunner().add(["zfs", "hold", "keep", snaps[0].name])
-    services.hold_snapshot(snaps[0], "keep", actor=operator_user, runner=runner)
+    replay.add(["zfs", "hold", "keep", snaps[0].name])
+    services.hold_snapshot(snaps[0], "keep", actor=operator_user)
     assert Snapshot.objects.get(pk=snaps[0].pk).holds == ["keep"]
-    runner = ReplayRunner()
     for s in snaps:
-        runner.add(["zfs", "destroy", s.name])
-    assert services.destroy_snapshots(snaps, actor=operator_user, runner=runner) == 3
+        replay.add(["zfs", "destroy", s.name])
+    assert services.destroy_snapshots(snaps, actor=operator_user) == 3
     assert not Snapshot.objects.filter(dataset__name="zrectank/data").exists()
+
+
+@pytest.mark.django_db
+def test_bulk_destroy_reports_a_refused_dataset_and_destroys_the_others(tank, operator_user, replay, monkeypatch):
+    monkeypatch.setattr(ZfsBackend, "busy_delay", 0)  # a held snapshot is "busy": retried, then reported
+    data = list(Snapshot.objects.filter(dataset__name="zrectank/data").order_by("short_name"))
+    home = Snapshot.objects.get(name="zrectank/home@s1")
+    for s in data:
+        replay.add(["zfs", "destroy", s.name])
+    replay.add(["zfs", "destroy", home.name], stderr="cannot destroy snapshot zrectank/home@s1: dataset is busy\n",
+               returncode=1)
+    zfs_refresh(replay, "zrectank/home")  # after the refusal the rows are re-read from the host
+    result = SNAPSHOT["bulk_delete"].run(actor=operator_user, data={"snapshots": [*data, home]})
+    assert result == {"destroyed": 3, "failed": [{"snapshot": home.name, "error": (
+        "cannot destroy snapshot zrectank/home@s1: dataset is busy")}]}
+    assert list(Snapshot.objects.filter(dataset__pool=tank).values_list("name", flat=True)) == [home.name]
+    assert AuditEvent.objects.get(action="storage.snapshot.bulk_delete").outcome == "ok"
+    with pytest.raises(ServiceError) as err:  # nothing destroyed at all: a refusal, with what failed
+        services.bulk_destroy_snapshots(snapshots=[home], actor=operator_user)
+    assert err.value.code == "host_refused" and err.value.extra["failed"][0]["snapshot"] == home.name

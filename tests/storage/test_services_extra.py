@@ -4,19 +4,22 @@ names validated before any command, for every service that takes a name."""
 from __future__ import annotations
 
 import inspect
+import pkgutil
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 
-from apps.core.errors import ServiceError
+from apps.core.errors import BackendError, ServiceError, Unsupported
 from apps.core.runner import LocalRunner, LoggingRunner, ReplayRunner
 from apps.jobs.models import Job
 from apps.storage import services
 from apps.storage.models import Dataset, Pool, Snapshot, Vdev
 from apps.system.backends.host import LSBLK_COLUMNS, BlockDevice, HostBackend
 
+from .recordings import POOL_LIST
+
 FIXTURES = Path(__file__).parent / "fixtures"
-POOL_LIST = ["zpool", "list", "-H", "-o", "name,size,allocated,free,capacity,dedupratio,health,guid"]
 LSBLK = ["lsblk", "--json", "--bytes", "-o", LSBLK_COLUMNS]
 
 
@@ -58,7 +61,11 @@ def brec(db) -> Pool:
 
 # ------------------------------------------------------------------ (a) disks in use, via HostBackend
 def test_services_reach_lsblk_only_through_the_host_backend():
-    assert "lsblk" not in inspect.getsource(services)
+    names = [f"{services.__name__}.{m.name}" for m in pkgutil.iter_modules(services.__path__)]
+    modules = [services, *map(import_module, names)]
+    assert {"common", "pools", "datasets", "snapshots"} <= {m.__name__.rpartition(".")[2] for m in modules}
+    for module in modules:
+        assert "lsblk" not in inspect.getsource(module), module.__name__
 
 
 def test_block_devices_for_chosen_devices_recorded():
@@ -71,7 +78,7 @@ def test_block_devices_for_chosen_devices_recorded():
 
 def test_block_devices_refuses_what_is_not_a_device_path():
     runner = ReplayRunner()
-    with pytest.raises(ValueError, match="not a device path"):
+    with pytest.raises(BackendError, match="not a device path"):
         HostBackend(runner).block_devices(["-J"])
     assert runner.calls == []
 
@@ -96,7 +103,7 @@ def test_create_pool_refuses_a_mounted_disk_per_the_host_backend(operator_user):
     with pytest.raises(ServiceError) as err:
         services.create_pool("newpool", vdevs=[{"type": "mirror", "devices": ["/dev/vda", "/dev/zram0"]}],
                              spares=["/dev/loop0"], actor=operator_user, runner=runner)
-    assert err.value.code == "disk_in_use" and err.value.field == "disks"
+    assert err.value.code == "disk_in_use" and err.value.field == "vdevs"  # the field the disk was given in
     assert "/dev/vda" in err.value.message and "mounted on /" in err.value.message
     assert runner.calls[-1] == tuple(argv) and not Job.objects.exists()
 
@@ -120,15 +127,16 @@ def test_lsblk_failure_leaves_the_check_to_zpool(operator_user):
 
 
 # ------------------------------------------------------------------ (b) devices that do not exist
+# One check refuses a new device that is missing, a member of a pool or in use: a 400 naming ``disks``.
 @pytest.mark.django_db
-def test_missing_device_is_a_400_on_devices_before_any_command(operator_user, tmp_path):
+def test_missing_device_is_a_400_on_disks_before_any_command(operator_user, tmp_path):
     present = tmp_path / "a.img"
     present.write_bytes(b"")
     runner = NoCommandRunner()
     with pytest.raises(ServiceError) as err:
         services.create_pool("newpool", layout="mirror", disks=[str(present), str(tmp_path / "b.img")],
                              actor=operator_user, runner=runner)
-    assert err.value.field == "devices" and err.value.status_code == 400
+    assert err.value.field == "disks" and err.value.status_code == 400
     assert str(tmp_path / "b.img") in err.value.message and str(present) not in err.value.message
     assert runner.calls == [] and not Job.objects.exists()
 
@@ -139,35 +147,40 @@ def test_missing_bare_disk_name_means_dev(operator_user):
     with pytest.raises(ServiceError) as err:
         services.create_pool("newpool", layout="stripe", disks=["calypso-no-such-disk"], actor=operator_user,
                              runner=runner)
-    assert err.value.field == "devices" and "/dev/calypso-no-such-disk" in err.value.message
+    assert err.value.field == "disks" and err.value.status_code == 400
+    assert "/dev/calypso-no-such-disk" in err.value.message
     assert runner.inner.calls == []
 
 
 @pytest.mark.django_db
 def test_missing_devices_for_add_vdevs_spares_and_replace(tank, operator_user, tmp_path):
     missing = str(tmp_path / "nope.img")
-    calls = [
-        lambda r: services.add_vdevs(tank, vdevs=[{"type": "stripe", "devices": [missing]}], runner=r),
-        lambda r: services.add_vdevs(tank, spares=[missing], runner=r),
-        lambda r: services.create_pool("newpool", layout="stripe", disks=["/dev/vda"], cache=[missing], runner=r),
-        lambda r: services.replace_member(tank, "/srv/tank/a.img", missing, actor=operator_user, runner=r),
+    calls = [  # each refusal names the field the missing device was given in
+        ("vdevs", lambda r: services.add_vdevs(tank, vdevs=[{"type": "stripe", "devices": [missing]}], runner=r)),
+        ("devices", lambda r: services.add_vdevs(tank, layout="stripe", devices=[missing], runner=r)),
+        ("spares", lambda r: services.add_vdevs(tank, spares=[missing], runner=r)),
+        ("cache", lambda r: services.create_pool("newpool", layout="stripe", disks=["/dev/vda"], cache=[missing],
+                                                 runner=r)),
+        ("new_device", lambda r: services.replace_member(tank, "/srv/tank/a.img", missing, actor=operator_user,
+                                                         runner=r)),
     ]
-    for call in calls:
+    for field, call in calls:
         runner = NoCommandRunner()
         with pytest.raises(ServiceError) as err:
             call(runner)
-        assert err.value.field == "devices" and missing in err.value.message
+        assert err.value.field == field and err.value.status_code == 400 and missing in err.value.message
         assert runner.calls == []
+    assert not Job.objects.exists()
 
 
 # ------------------------------------------------------------------ (c) Btrfs balance status
-def _balance_runner(name: str, returncode: int = 0, *, on_stdout: bool = True) -> ReplayRunner:
+def _balance_runner(name: str, returncode: int = 0, *, on_stdout: bool = True,
+                    runner: ReplayRunner | None = None) -> ReplayRunner:
     argv, body = recorded(f"btrfs/{name}.txt")
     if returncode and body.startswith("# returncode:"):
         body = body.partition("\n")[2]
-    if on_stdout:
-        return ReplayRunner().add(argv, stdout=body, returncode=returncode)
-    return ReplayRunner().add(argv, stderr=body, returncode=returncode)
+    output = {"stdout": body} if on_stdout else {"stderr": body}
+    return (runner or ReplayRunner()).add(argv, returncode=returncode, **output)
 
 
 @pytest.mark.django_db
@@ -189,17 +202,18 @@ def test_balance_status_running_or_paused(brec, name, state, percent):
 def test_balance_status_host_refusal_is_a_409_with_the_tools_words(brec):
     runner = _balance_runner("balance_status_not_btrfs", 2, on_stdout=False)
     brec.mountpoint = "/tmp/brec"
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(BackendError) as err:
         services.balance_status(brec, runner=runner)
-    assert err.value.status_code == 409 and "not a btrfs filesystem" in err.value.message
+    assert err.value.status_code == 409 and err.value.code == "host_refused"
+    assert "not a btrfs filesystem" in err.value.message
 
 
 @pytest.mark.django_db
 def test_balance_status_refused_for_zfs_and_gone_pools(tank, brec):
     runner = ReplayRunner()
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(Unsupported) as err:
         services.balance_status(tank, runner=runner)
-    assert err.value.code == "unsupported"
+    assert err.value.code == "unsupported" and err.value.status_code == 409
     brec.gone = True
     with pytest.raises(ServiceError) as err:
         services.balance_status(brec, runner=runner)
@@ -214,37 +228,44 @@ def _cases(tank: Pool, brec: Pool, bad: str) -> list[tuple[str, object]]:
     data = tank.datasets.get(name="tank/data")
     snap = data.snapshots.get()
     return [
-        ("name", lambda r: services.create_pool(bad, layout="mirror", disks=["/dev/sdb", "/dev/sdc"], runner=r)),
-        ("name", lambda r: services.import_pool(bad)),
-        ("new_name", lambda r: services.import_pool("oldtank", new_name=bad)),
-        ("search_dirs", lambda r: services.list_importable([bad], runner=r)),
-        ("disks", lambda r: services.create_pool("newpool", layout="stripe", disks=[bad], runner=r)),
-        ("vdevs", lambda r: services.add_vdevs(tank, vdevs=[{"type": "stripe", "devices": [bad]}], runner=r)),
-        ("spares", lambda r: services.add_vdevs(tank, spares=[bad], runner=r)),
-        ("name", lambda r: services.create_dataset(tank, f"tank/{bad}", runner=r)),
-        ("new_name", lambda r: services.rename_dataset(data, f"tank/{bad}", runner=r)),
-        ("inherit", lambda r: services.update_dataset(data, inherit=[bad], runner=r)),
-        ("name", lambda r: services.create_snapshot(data, bad, runner=r)),
-        ("target", lambda r: services.clone_snapshot(snap, f"tank/{bad}", runner=r)),
-        ("tag", lambda r: services.hold_snapshot(snap, bad, runner=r)),
-        ("tag", lambda r: services.release_snapshot(snap, bad, runner=r)),
-        ("device", lambda r: services.offline_member(tank, bad, runner=r)),
-        ("device", lambda r: services.replace_member(tank, bad, "/dev/sdc", runner=r)),
-        ("new_device", lambda r: services.replace_member(tank, "/srv/tank/a.img", bad, runner=r)),
-        ("name", lambda r: services.create_subvolume(brec, bad, runner=r)),
+        ("name", lambda: services.create_pool(bad, layout="mirror", disks=["/dev/sdb", "/dev/sdc"])),
+        ("name", lambda: services.import_pool(bad)),
+        ("new_name", lambda: services.import_pool("oldtank", new_name=bad)),
+        ("search_dirs", lambda: services.import_pool("oldtank", search_dirs=[bad])),
+        ("search_dirs", lambda: services.list_importable(search_dirs=[bad])),
+        ("disks", lambda: services.create_pool("newpool", layout="stripe", disks=[bad])),
+        ("spares", lambda: services.create_pool("newpool", layout="stripe", disks=["/dev/sdb"], spares=[bad])),
+        ("log", lambda: services.create_pool("newpool", layout="stripe", disks=["/dev/sdb"], log=[bad])),
+        ("vdevs", lambda: services.add_vdevs(tank, vdevs=[{"type": "stripe", "devices": [bad]}])),
+        ("devices", lambda: services.add_vdevs(tank, layout="stripe", devices=[bad])),
+        ("spares", lambda: services.add_vdevs(tank, spares=[bad])),
+        ("cache", lambda: services.add_vdevs(tank, cache=[bad])),
+        ("name", lambda: services.create_dataset(tank, f"tank/{bad}")),
+        ("new_name", lambda: services.rename_dataset(data, f"tank/{bad}")),
+        ("inherit", lambda: services.update_dataset(data, inherit=[bad])),
+        ("name", lambda: services.create_snapshot(data, bad)),
+        ("target", lambda: services.clone_snapshot(snap, f"tank/{bad}")),
+        ("tag", lambda: services.hold_snapshot(snap, bad)),
+        ("tag", lambda: services.release_snapshot(snap, bad)),
+        ("device", lambda: services.offline_member(tank, bad)),
+        ("device", lambda: services.online_member(tank, bad)),
+        ("device", lambda: services.detach_member(tank, bad)),
+        ("device", lambda: services.replace_member(tank, bad, "/dev/sdc")),
+        ("new_device", lambda: services.replace_member(tank, "/srv/tank/a.img", bad)),
+        ("name", lambda: services.create_dataset(brec, bad)),  # a Btrfs subvolume
+        ("mountpoint", lambda: services.register_btrfs_pool(bad)),
     ]
 
 
 @pytest.mark.parametrize("bad", BAD)
 @pytest.mark.django_db
-def test_every_service_validates_names_before_any_command(tank, brec, bad):
+def test_every_service_validates_names_before_any_command(tank, brec, bad, replay):
     for field, call in _cases(tank, brec, bad):
-        runner = ReplayRunner()
         with pytest.raises(ServiceError) as err:
-            call(runner)
+            call()
         assert err.value.status_code == 400, (field, err.value.message)
         assert err.value.field == field, (field, err.value.field)
-        assert runner.calls == [], (field, runner.calls)
+        assert replay.calls == [], (field, replay.calls)
     assert not Job.objects.exists()
 
 
@@ -284,10 +305,12 @@ def test_bulk_written_snapshot_rows_read_back_equal_so_a_resync_changes_nothing(
 
 
 @pytest.mark.django_db
-def test_balance_status_through_the_api(brec, viewer_user, client_for, monkeypatch, tank):
-    monkeypatch.setattr(services._common, "_runner", lambda r: _balance_runner("balance_status_paused", 1))
+def test_balance_status_through_the_api(brec, viewer_user, client_for, tank, replay):
+    _balance_runner("balance_status_paused", 1, runner=replay)
     client = client_for(viewer_user)
     response = client.get(f"/api/v1/storage/pools/{brec.pk}/balance-status/")
     assert response.status_code == 200 and response.json()["state"] == "paused"
+    assert replay.calls == [("btrfs", "balance", "status", "/tmp/brec/mnt1")]
     refused = client.get(f"/api/v1/storage/pools/{tank.pk}/balance-status/")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "unsupported"
+    assert "ZFS" in refused.json()["error"]["message"] and len(replay.calls) == 1

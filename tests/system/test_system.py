@@ -50,7 +50,7 @@ class PermissiveReplay(ReplayRunner):
 @pytest.mark.django_db
 def test_inventory_job_collects_and_stores(admin_user):
     runner = PermissiveReplay().add_files(sorted(FIXTURES.glob("*.txt"))).add(["__missing__"], returncode=1)
-    job = services.start_inventory(user=admin_user)
+    job = services.start_inventory(actor=admin_user)
     job = run_job(job.pk, runner=runner)
     assert job.state == "succeeded", job.error
     assert {"cpu", "memory", "block_devices", "filesystems", "tools"} <= set(job.result)
@@ -94,15 +94,15 @@ def test_schema_and_docs_need_login_and_render(admin_user, client_for):
 
 @pytest.mark.django_db
 def test_dashboard_shows_jobs_and_inventory_button(admin_user):
-    Job.objects.create(kind="system.inventory", state="running", progress=42, step="Listing block devices")
+    Job.objects.create(kind="system.hostinventory.collect", state="running", progress=42, step="Listing block devices")
     client = Client()
     client.force_login(admin_user)
     page = client.get("/admin/").content.decode()
     assert "Calypso" in page and "Recent jobs" in page and 'data-job-id="' in page and "42%" in page
     assert "Collect host inventory" in page
-    response = client.post("/admin/system/collect-inventory/")
-    assert response.status_code == 302
-    assert Job.objects.filter(kind="system.inventory", state="queued", user=admin_user).exists()
+    response = client.post("/admin/system/hostinventory/collect/")
+    job = Job.objects.get(kind="system.hostinventory.collect", state="queued", user=admin_user)
+    assert response.status_code == 302 and response["Location"] == f"/admin/jobs/job/{job.pk}/change/"
 
 
 @pytest.mark.django_db
@@ -111,13 +111,13 @@ def test_viewer_dashboard_has_no_collect_button_and_cannot_post(viewer_user):
     client.force_login(viewer_user)
     page = client.get("/admin/").content.decode()
     assert "Collect host inventory" not in page
-    client.post("/admin/system/collect-inventory/")
+    assert client.post("/admin/system/hostinventory/collect/").status_code == 403
     assert not Job.objects.exists()
 
 
 @pytest.mark.django_db
 def test_job_admin_pages_render(admin_user):
-    job = Job.objects.create(kind="system.inventory", state="failed", error="boom")
+    job = Job.objects.create(kind="system.hostinventory.collect", state="failed", error="boom")
     job.log_entries.create(level="command", message="$ lsblk --json")
     client = Client()
     client.force_login(admin_user)
@@ -131,21 +131,3 @@ def test_openapi_schema_is_valid_and_warning_free():
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
-
-
-@pytest.mark.django_db
-def test_dashboard_shows_pools_and_health_events(admin_user, viewer_user):
-    from apps.storage.models import Pool, StorageEvent
-
-    pool = Pool.objects.create(name="tank", health="DEGRADED", size_bytes=100, allocated_bytes=85,
-                               capacity_percent=85)
-    StorageEvent.objects.create(pool=pool, kind="health_changed", severity="critical",
-                                message="tank went from ONLINE to DEGRADED")
-    Pool.objects.create(name="oldpool", gone=True)
-    for user in (admin_user, viewer_user):
-        client = Client()
-        client.force_login(user)
-        page = client.get("/admin/").content.decode()
-        assert "tank" in page and "Degraded" in page and "85%" in page and 'class="bar high"' in page
-        assert "tank went from ONLINE to DEGRADED" in page
-        assert "oldpool" not in page

@@ -1,10 +1,9 @@
-from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, User
 
-__all__ = ["ApiTokenSerializer", "LoginSerializer", "UserSerializer"]
+__all__ = ["ApiTokenIssuedSerializer", "ApiTokenSerializer", "LoginSerializer", "UserSerializer"]
 
 
 class LoginSerializer(serializers.Serializer):
@@ -25,6 +24,15 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         return f"cal_{obj.key_id}"
 
 
+class ApiTokenIssuedSerializer(ApiTokenSerializer):
+    """A token just issued: the only answer that carries its key."""
+
+    key = serializers.CharField(read_only=True)
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = (*ApiTokenSerializer.Meta.fields, "key")
+
+
 class UserSerializer(serializers.ModelSerializer):
     roles = serializers.SlugRelatedField(source="groups", slug_field="name", many=True,
                                          queryset=Group.objects.all(), required=False)
@@ -35,27 +43,3 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ("id", "username", "first_name", "last_name", "email", "is_active", "is_superuser", "roles",
                   "last_login", "date_joined", "password")
         read_only_fields = ("id", "last_login", "date_joined", "is_superuser")
-
-    def validate_password(self, value):
-        password_validation.validate_password(value)
-        return value
-
-    def _save(self, instance, validated):
-        password = validated.pop("password", None)
-        groups = validated.pop("groups", None)
-        for k, v in validated.items():
-            setattr(instance, k, v)
-        if password:
-            instance.set_password(password)
-        elif instance.pk is None:
-            instance.set_unusable_password()
-        instance.save()
-        if groups is not None:
-            instance.groups.set(groups)
-        return instance
-
-    def create(self, validated_data):
-        return self._save(User(), validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)

@@ -2,16 +2,18 @@
 
 from django.contrib.auth import authenticate, login, logout
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts import services
 from apps.accounts.models import ApiToken, User
+from apps.accounts.operations import MY_TOKENS, USER
 from apps.audit import services as audit
 from apps.audit.choices import Outcome
-from apps.core.api import CalypsoModelViewSet, error_body
+from apps.core.api import CalypsoViewSet, error_body
 
 from . import serializers
 
@@ -27,50 +29,45 @@ class AddressRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-def _check_credentials(request, data):
-    ser = serializers.LoginSerializer(data=data)
-    ser.is_valid(raise_exception=True)
-    user = authenticate(request, username=ser.validated_data["username"], password=ser.validated_data["password"])
-    if user is None or not user.is_active:
-        audit.record(None, "accounts.user.login", ("accounts.user", "", ser.validated_data["username"]),
-                     outcome=Outcome.DENIED, message="bad credentials")
-        return None, ser, Response(error_body(401, "bad_credentials", "Wrong user name or password."),
-                                   status=status.HTTP_401_UNAUTHORIZED)
-    return user, ser, None
-
-
-class LoginView(APIView):
-    """Session login for the browser."""
+class _SignInView(APIView):
+    """Open to anonymous clients, throttled per address: checks a user name and password, then
+    ``signed_in(request, user, data)`` answers. A refusal is audited as denied."""
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (AddressRateThrottle,)
 
-    @extend_schema(request=serializers.LoginSerializer, responses={200: serializers.UserSerializer})
     def post(self, request):
-        user, _ser, failure = _check_credentials(request, request.data)
-        if failure:
-            return failure
+        ser = serializers.LoginSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None or not user.is_active:
+            audit.record(None, "accounts.user.login", ("accounts.user", "", data["username"]), outcome=Outcome.DENIED,
+                         message="bad credentials")
+            return Response(error_body(401, "bad_credentials", "Wrong user name or password."),
+                            status=status.HTTP_401_UNAUTHORIZED)
+        return self.signed_in(request, user, data)
+
+
+@extend_schema(request=serializers.LoginSerializer, responses={200: serializers.UserSerializer})
+class LoginView(_SignInView):
+    """Session login for the browser."""
+
+    def signed_in(self, request, user, data) -> Response:
         login(request._request, user)
         audit.record(user, "accounts.user.login", user)
         return Response(serializers.UserSerializer(user).data)
 
 
-class TokenIssueView(APIView):
+@extend_schema(request=serializers.LoginSerializer, responses={201: serializers.ApiTokenIssuedSerializer})
+class TokenIssueView(_SignInView):
     """Exchange a user name and password for a new API token. The key is shown in this answer only."""
 
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
-    throttle_classes = (AddressRateThrottle,)
-
-    @extend_schema(request=serializers.LoginSerializer, responses={201: serializers.ApiTokenSerializer})
-    def post(self, request):
-        user, ser, failure = _check_credentials(request, request.data)
-        if failure:
-            return failure
-        token, key = ApiToken.issue(user, ser.validated_data["token_name"])
+    def signed_in(self, request, user, data) -> Response:
+        token = services.issue_token(actor=user, name=data["token_name"])
         audit.record(user, "accounts.apitoken.create", token)
-        return Response({**serializers.ApiTokenSerializer(token).data, "key": key}, status=status.HTTP_201_CREATED)
+        return Response(serializers.ApiTokenIssuedSerializer(token).data, status=status.HTTP_201_CREATED)
 
 
 class LogoutView(APIView):
@@ -93,34 +90,19 @@ class MeView(APIView):
         return Response(data)
 
 
-class TokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
-                   viewsets.GenericViewSet):
+class TokenViewSet(CalypsoViewSet):
     """The caller's own API tokens: list, create (key shown once), revoke."""
 
-    queryset = ApiToken.objects.none()
+    queryset = ApiToken.objects.all()
     serializer_class = serializers.ApiTokenSerializer
-    permission_classes = (IsAuthenticated,)
     throttle_classes = (AddressRateThrottle,)
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ApiToken.objects.none()
-        return ApiToken.objects.filter(user=self.request.user)
-
-    def create(self, request, *args, **kwargs):
-        ser = self.get_serializer(data=request.data)
-        ser.is_valid(raise_exception=True)
-        token, key = ApiToken.issue(request.user, ser.validated_data["name"], ser.validated_data.get("expires"))
-        audit.record(request.user, "accounts.apitoken.create", token)
-        return Response({**self.get_serializer(token).data, "key": key}, status=status.HTTP_201_CREATED)
-
-    def perform_destroy(self, instance):
-        ApiToken.objects.filter(pk=instance.pk).update(revoked=True)
-        audit.record(self.request.user, "accounts.apitoken.revoke", instance)
+    operations = MY_TOKENS
+    owner_field = "user"
 
 
-class UserViewSet(CalypsoModelViewSet):
+class UserViewSet(CalypsoViewSet):
     queryset = User.objects.prefetch_related("groups").order_by("pk")
     serializer_class = serializers.UserSerializer
     filterset_fields = ("is_active", "groups__name")
     search_fields = ("username", "email", "first_name", "last_name")
+    operations = USER

@@ -1,12 +1,12 @@
-"""Helpers for Calypso's tests: host tool requirements and replay runners."""
+"""Helpers for Calypso's tests and benchmarks: host tool requirements, replay runners, a live stack
+(``live``) and the contract checks every resource and operation gets (``contracts``). Importing this
+package needs no pytest, so benchmarks run from the portal's own virtualenv."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
-
-import pytest
 
 from apps.core.runner import ReplayRunner
 
@@ -21,21 +21,24 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+def _skip_or_fail(message: str) -> None:
+    import pytest
+
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tools(*names: str) -> None:
     """Skip with a reason when a host tool is missing; in CI a missing tool is a failure."""
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
-        message = f"host tools missing: {', '.join(missing)} (install with: make test, or apt-get)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        _skip_or_fail(f"host tools missing: {', '.join(missing)} (install with: make test, or apt-get)")
 
 
 def require_root() -> None:
     if not is_root():
-        if in_ci():
-            pytest.fail("integration tests must run as root in CI")
-        pytest.skip("needs root")
+        _skip_or_fail("integration tests must run as root" + (" in CI" if in_ci() else ""))
 
 
 def replay_from(*paths: str | Path) -> ReplayRunner:

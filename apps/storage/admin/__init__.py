@@ -1,9 +1,8 @@
 """Storage admin, the product's main UI: one module per object family; importing registers them."""
 
-from .common import capacity_bar
 from .datasets import DatasetAdmin
 from .pools import PoolAdmin, StorageEventAdmin, vdev_tree
 from .snapshots import SnapshotAdmin, SnapshotAgeFilter, SnapshotPolicyAdmin
 
 __all__ = ["DatasetAdmin", "PoolAdmin", "SnapshotAdmin", "SnapshotAgeFilter", "SnapshotPolicyAdmin",
-           "StorageEventAdmin", "capacity_bar", "vdev_tree"]
+           "StorageEventAdmin", "vdev_tree"]

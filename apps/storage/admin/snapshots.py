@@ -1,24 +1,24 @@
-"""Snapshots (filters, bulk destroy, rollback, clone, hold/release) and snapshot policies."""
+"""Snapshots (age filter, row actions, bulk destroy) and snapshot policies (Django's own forms, saved
+through the policy service)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.template.response import TemplateResponse
-from django.urls import reverse
+from django import forms
+from django.contrib import admin
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext as _t
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import ServiceError
+from apps.core.admin import CalypsoModelAdmin
+from apps.core.errors import BackendError, ServiceError
+from apps.core.forms import LinesField
 
-from .. import forms, policies, services
-from ..choices import Backend
+from .. import policies
 from ..models import Dataset, Snapshot, SnapshotPolicy
-from .common import ADMIN, OperationsAdmin, posted, run_each, size
+from ..operations import POLICY, SNAPSHOT
+from .common import size
 
 __all__ = ["SnapshotAdmin", "SnapshotAgeFilter", "SnapshotPolicyAdmin"]
 
@@ -37,112 +37,38 @@ class SnapshotAgeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(OperationsAdmin):
+class SnapshotAdmin(CalypsoModelAdmin):
     list_display = ("name", "dataset", "created_at", "used", "holds")
     list_filter = (SnapshotAgeFilter, ("dataset", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name",)
     list_select_related = ("dataset__pool",)
     readonly_fields = ("dataset", "name", "short_name", "created_at", "used_bytes", "referenced_bytes", "holds",
                        "userrefs", "guid", "extra")
-    actions = ("destroy_selected",)
-    change_form_template = "admin/storage/snapshot/change_form.html"
-    object_operations = ("rollback", "clone", "hold", "destroy")
-
-    def has_add_permission(self, request):
-        return False
+    operations = SNAPSHOT
+    row_operations = True
 
     @admin.display(description=_("used"), ordering="used_bytes")
     def used(self, obj):
         return size(obj.used_bytes)
 
-    def _links(self, request, obj) -> list[tuple[str, str]]:
-        zfs = obj.dataset.pool.backend == Backend.ZFS
-        wanted = [("rollback", _t("Rollback"), zfs), ("clone", _t("Clone"), zfs), ("hold", _t("Hold/Release"), zfs),
-                  ("destroy", _t("Destroy"), True)]
-        return [(self.op_url(name, obj.pk), label) for name, label, ok in wanted
-                if ok and self.can(request, "delete" if name == "destroy" else name, obj)]
+    def operation_context(self, request, op, obj) -> dict:
+        if op.name != "rollback":
+            return {}
+        return {"newer": list(Snapshot.objects.newer_than(obj).order_by("created_at").values_list("name", flat=True))}
 
-    def get_list_display(self, request):
-        @admin.display(description=_("actions"))
-        def row_actions(obj):  # bound to this request: only the links this user may follow
-            return format_html_join(" · ", '<a href="{}">{}</a>', self._links(request, obj)) or "-"
 
-        return (*self.list_display, row_actions)
+class SnapshotPolicyForm(forms.ModelForm):
+    protected_snapshots = LinesField(required=False, help_text=_(
+        "Snapshot names (the part after @) never to prune, one per line, e.g. a replication task's base."))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        snap = self.get_object(request, object_id)
-        extra = {"snapshot_links": self._links(request, snap)} if snap is not None else {}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
-
-    @admin.action(description=_("Destroy selected snapshots"), permissions=("delete",))
-    def destroy_selected(self, request, queryset):
-        snaps = list(queryset.select_related("dataset__pool"))
-        if request.POST.get("confirmed") != "yes":
-            return TemplateResponse(request, "admin/storage/snapshot/destroy_confirm.html", {
-                **self.admin_site.each_context(request), "title": _("Destroy snapshots?"), "snapshots": snaps,
-                "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
-        if not self.has_delete_permission(request):
-            raise PermissionDenied
-        try:
-            count = services.destroy_snapshots(snaps, actor=request.user, source=ADMIN)
-        except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return None
-        self.message_user(request, _("%(n)s snapshots destroyed.") % {"n": count}, messages.SUCCESS)
-        return None
-
-    def _dataset_url(self, snap: Snapshot) -> str:
-        return reverse("admin:storage_dataset_change", args=[snap.dataset_id])
-
-    def rollback_view(self, request, object_id):
-        snap = self.op_object(request, object_id, "rollback")
-        newer = list(Snapshot.objects.newer_than(snap).order_by("created_at").values_list("name", flat=True))
-        return self.operation(
-            request, form=forms.RollbackForm(posted(request)), obj=snap, danger=True,
-            title=_t("Roll %(d)s back to %(n)s") % {"d": snap.dataset.name, "n": snap.short_name},
-            submit=_t("Roll back"), extra={"newer": newer},
-            intro=_t("Every change made to %(d)s since this snapshot is lost.") % {"d": snap.dataset.name},
-            call=lambda d: services.rollback_snapshot(snap, confirm=d["confirm"], destroy_newer=d["destroy_newer"],
-                                                      actor=request.user, source=ADMIN),
-            done=lambda s: (_t("%(d)s rolled back to %(n)s.") % {"d": snap.dataset.name, "n": snap.short_name},
-                            self._dataset_url(snap)))
-
-    def clone_view(self, request, object_id):
-        snap = self.op_object(request, object_id, "clone")
-        initial = {"target": f"{snap.dataset.name}-{snap.short_name}".replace(":", "-")}
-        return self.operation(
-            request, form=forms.CloneForm(posted(request), initial=initial), obj=snap,
-            title=_t("Clone %(n)s") % {"n": snap.name}, submit=_t("Clone"),
-            call=lambda d: services.clone_snapshot(snap, d["target"], actor=request.user, source=ADMIN),
-            done=lambda ds: (_t("Clone %(n)s created.") % {"n": ds.name},
-                             reverse("admin:storage_dataset_change", args=[ds.pk])))
-
-    def hold_view(self, request, object_id):
-        snap = self.op_object(request, object_id, "hold")
-        release = "_release" in request.POST
-        func = services.release_snapshot if release else services.hold_snapshot
-        return self.operation(
-            request, form=forms.HoldForm(posted(request)), obj=snap,
-            title=_t("Hold or release %(n)s") % {"n": snap.name}, submit=_t("Hold"),
-            intro=_t("Current holds: %(h)s. A held snapshot cannot be destroyed.") % {
-                "h": ", ".join(snap.holds) or "-"},
-            extra={"second_submit": ("_release", _t("Release"))},
-            call=lambda d: func(snap, d["tag"], recursive=d["recursive"], actor=request.user, source=ADMIN),
-            done=lambda s: ((_t("Released %(t)s.") if release else _t("Held as %(t)s.")) % {
-                "t": request.POST.get("tag")}, self.change_url(snap)))
-
-    def destroy_view(self, request, object_id):
-        snap = self.op_object(request, object_id, "delete")
-        return self.operation(
-            request, form=forms.ServiceForm(posted(request)), obj=snap, danger=True,
-            title=_t("Destroy %(n)s") % {"n": snap.name}, submit=_t("Yes, destroy"),
-            intro=_t("Its data is gone for good."),
-            call=lambda d: services.destroy_snapshots([snap], actor=request.user, source=ADMIN),
-            done=lambda n: (_t("%(n)s destroyed.") % {"n": snap.name}, self._dataset_url(snap)))
+    class Meta:
+        model = SnapshotPolicy
+        fields = "__all__"
 
 
 @admin.register(SnapshotPolicy)
-class SnapshotPolicyAdmin(OperationsAdmin):
+class SnapshotPolicyAdmin(CalypsoModelAdmin):
+    form = SnapshotPolicyForm
     list_display = ("name", "dataset", "enabled", "recursive", "retention", "last_run_at", "next_due_at",
                     "last_error_short")
     list_filter = ("enabled", "recursive", ("dataset__pool", admin.RelatedOnlyFieldListFilter))
@@ -155,17 +81,14 @@ class SnapshotPolicyAdmin(OperationsAdmin):
                                      "monthly", "yearly", "protected_snapshots")}),
         (_("Runs"), {"fields": ("last_run_at", "next_due_at", "last_error", "dry_run")}),
     )
-    actions = ("run_selected", "dry_run_selected")
+    operations = POLICY
+    model_forms = True
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "dataset":
-            kwargs["queryset"] = Dataset.objects.restrict(request.user, "view").filter(gone=False) \
+            kwargs["queryset"] = Dataset.objects.restrict(request.user, "change").filter(gone=False) \
                 .select_related("pool")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        obj.next_due_at = None  # edited: due at the next tick, so new counts or template apply at once
-        super().save_model(request, obj, form, change)
 
     @admin.display(description=_("keep"))
     def retention(self, obj):
@@ -183,23 +106,7 @@ class SnapshotPolicyAdmin(OperationsAdmin):
             return "-"
         try:
             plans = policies.plan_subtree(obj, refresh=False)
-        except (ServiceError, ValueError) as exc:
+        except (ServiceError, BackendError, ValueError) as exc:
             return str(exc)
-        lines = [f"{p.dataset.name}: {line}" for p in plans for line in p.dry_run.lines]
-        return format_html("<pre>{}</pre>", "\n".join(lines))
-
-    @admin.action(description=_("Run selected policies now"), permissions=("run",))
-    def run_selected(self, request, queryset):
-        run_each(self, request, lambda p: policies.start_policy_run(p, actor=request.user, source=ADMIN), queryset,
-                 "{count} policy runs queued.")
-
-    @admin.action(description=_("Dry run selected policies (reads the host)"), permissions=("view",))
-    def dry_run_selected(self, request, queryset):
-        for policy in queryset:
-            try:
-                plans = policies.plan_subtree(policy)
-            except ServiceError as exc:
-                self.message_user(request, f"{policy}: {exc.message}", messages.ERROR)
-                continue
-            lines = [f"{p.dataset.name}: {line}" for p in plans for line in p.dry_run.lines]
-            self.message_user(request, format_html("{}:<pre>{}</pre>", policy, "\n".join(lines)), messages.INFO)
+        return format_html("<pre>{}</pre>", "\n".join(f"{p.dataset.name}: {line}" for p in plans
+                                                      for line in p.dry_run.lines))

@@ -1,15 +1,13 @@
 from rest_framework import serializers
 
-from apps.storage.choices import Backend
+from apps.core.serializers import RestrictedRelatedField
 from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent, Vdev
 
 __all__ = [
-    "DatasetCreateSerializer",
+    "BulkDestroyResultSerializer",
     "DatasetSerializer",
-    "DatasetUpdateSerializer",
-    "PoolCreateSerializer",
+    "PoolBriefSerializer",
     "PoolSerializer",
-    "SnapshotCreateSerializer",
     "SnapshotPolicySerializer",
     "SnapshotSerializer",
     "StorageEventSerializer",
@@ -44,29 +42,6 @@ class PoolBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VdevSpecSerializer(serializers.Serializer):
-    type = serializers.CharField(default="stripe")
-    devices = serializers.ListField(child=serializers.CharField(), min_length=1)
-
-
-class PoolCreateSerializer(serializers.Serializer):
-    """Either ``vdevs`` (explicit layout) or ``layout`` + ``disks``. ZFS only; Btrfs: ``mountpoint`` of an
-    existing filesystem to register with ``backend="btrfs"``."""
-
-    backend = serializers.ChoiceField(choices=Backend.choices, default=Backend.ZFS)
-    name = serializers.CharField(required=False)
-    vdevs = VdevSpecSerializer(many=True, required=False)
-    layout = serializers.CharField(required=False)
-    disks = serializers.ListField(child=serializers.CharField(), required=False)
-    spares = serializers.ListField(child=serializers.CharField(), required=False)
-    cache = serializers.ListField(child=serializers.CharField(), required=False)
-    log = serializers.ListField(child=serializers.JSONField(), required=False)
-    mountpoint = serializers.CharField(required=False)
-    properties = serializers.DictField(child=serializers.CharField(), required=False)
-    fs_properties = serializers.DictField(child=serializers.CharField(), required=False)
-    force = serializers.BooleanField(default=False)
-
-
 class DatasetSerializer(serializers.ModelSerializer):
     pool_name = serializers.CharField(source="pool.name", read_only=True)
 
@@ -75,39 +50,6 @@ class DatasetSerializer(serializers.ModelSerializer):
         fields = ("id", "pool", "pool_name", "name", "kind", "used_bytes", "available_bytes", "referenced_bytes",
                   "mountpoint", "properties", "extra", "gone", "last_seen", "created", "updated")
         read_only_fields = fields
-
-
-PROPERTY_FIELDS = ("quota", "refquota", "reservation", "refreservation", "compression", "recordsize", "atime",
-                   "readonly", "mountpoint", "sync", "copies", "dedup", "exec", "canmount", "snapdir", "xattr")
-
-
-class _PropertiesMixin(serializers.Serializer):
-    """Common properties as their own fields (sizes accept 10G, 1.5T...), any others in ``properties``."""
-
-    properties = serializers.DictField(child=serializers.CharField(), required=False)
-
-    def get_fields(self):
-        fields = super().get_fields()
-        for name in PROPERTY_FIELDS:
-            fields[name] = serializers.CharField(required=False)
-        return fields
-
-    def collected_properties(self) -> dict:
-        data = dict(self.validated_data.get("properties") or {})
-        data.update({k: self.validated_data[k] for k in PROPERTY_FIELDS if k in self.validated_data})
-        return data
-
-
-class DatasetCreateSerializer(_PropertiesMixin):
-    pool = serializers.PrimaryKeyRelatedField(queryset=Pool.objects.all())
-    name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=("filesystem", "volume", "subvolume"), default="filesystem")
-    volsize = serializers.CharField(required=False)
-    sparse = serializers.BooleanField(default=False)
-
-
-class DatasetUpdateSerializer(_PropertiesMixin):
-    inherit = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -123,12 +65,6 @@ class SnapshotSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SnapshotCreateSerializer(serializers.Serializer):
-    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
-    name = serializers.CharField()
-    recursive = serializers.BooleanField(default=False)
-
-
 class StorageEventSerializer(serializers.ModelSerializer):
     pool_name = serializers.CharField(source="pool.name", read_only=True, default="")
 
@@ -141,7 +77,8 @@ class StorageEventSerializer(serializers.ModelSerializer):
 class SnapshotPolicySerializer(serializers.ModelSerializer):
     """Field checks here give 400s naming the field; the service re-validates (template, counts, dataset)."""
 
-    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.filter(gone=False))
+    dataset = RestrictedRelatedField(queryset=Dataset.objects.filter(gone=False).select_related("pool"),
+                                     action="change")
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
     protected_snapshots = serializers.ListField(child=serializers.CharField(), required=False)
 
@@ -151,3 +88,8 @@ class SnapshotPolicySerializer(serializers.ModelSerializer):
                   "frequent_count", "frequent_period_minutes", "hourly", "daily", "weekly", "monthly", "yearly",
                   "protected_snapshots", "last_run_at", "last_error", "next_due_at", "created", "updated")
         read_only_fields = ("last_run_at", "last_error", "next_due_at", "created", "updated")
+
+
+class BulkDestroyResultSerializer(serializers.Serializer):
+    destroyed = serializers.IntegerField()
+    failed = serializers.ListField(child=serializers.DictField(), help_text="{snapshot, error} for each refused.")

@@ -1,41 +1,36 @@
-"""What every storage backend returns: plain frozen dataclasses, no Django.
+"""The storage backend family: what a pool backend does (``PoolBackend``) and what it returns (plain
+frozen dataclasses, no Django).
 
 ZFS and Btrfs map onto one family: a *pool* (a zpool, or a Btrfs filesystem) holds *datasets*
 (ZFS filesystems and volumes, Btrfs subvolumes), and a dataset has *snapshots* (ZFS snapshots,
-read-only Btrfs snapshot subvolumes). Backup and replication treat both alike through this.
+read-only Btrfs snapshot subvolumes). Services, sync, backup and replication use both through
+``PoolBackend`` and never ask which one they hold; what one cannot do raises ``Unsupported``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, ClassVar, Protocol
 
-from apps.core.runner import CommandError
+from apps.core.errors import BackendError, ParseError, Unsupported
 
 __all__ = [
     "BackendError",
     "DatasetInfo",
     "ImportablePool",
+    "ParseError",
+    "PoolBackend",
     "PoolInfo",
     "PropertyValue",
     "ScanProgress",
+    "ScrubRun",
     "SnapshotInfo",
+    "Unsupported",
     "VdevInfo",
+    "unsupported",
 ]
-
-
-class BackendError(Exception):
-    """A storage tool refused or failed; ``stderr`` holds the tool's own words."""
-
-    def __init__(self, message: str, *, argv: tuple[str, ...] = (), returncode: int | None = None,
-                 stderr: str = "") -> None:
-        super().__init__(message)
-        self.argv, self.returncode, self.stderr = argv, returncode, stderr
-
-    @classmethod
-    def from_command(cls, exc: CommandError, message: str | None = None) -> BackendError:
-        detail = exc.stderr.strip() or exc.stdout.strip() or str(exc)
-        return cls(message or detail, argv=exc.argv, returncode=exc.returncode, stderr=exc.stderr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +123,84 @@ class ImportablePool:
     state: str
     status_text: str = ""
     vdevs: tuple[VdevInfo, ...] = ()
+
+
+class ScrubRun(Protocol):
+    """A scrub under way: ``poll()`` gives its progress while it runs and None once it has ended (raising
+    the tool's refusal if it failed); ``cancel()`` stops it."""
+
+    def poll(self) -> ScanProgress | None: ...
+
+    def cancel(self) -> None: ...
+
+
+class PoolBackend(Protocol):
+    """One pool on the host, as its backend sees it. Dataset and snapshot names are the inventory's
+    (``tank/home``, ``tank/home@daily``; Btrfs ``<label>/<subvolume path>``). ``capabilities`` names
+    what this backend can do at all, so pages offer only those operations; a version that lacks one
+    (zvols on zfs-fuse) still raises ``Unsupported`` when asked."""
+
+    kind: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+
+    def dataset_name(self, name: str) -> str:
+        """The full name of a new dataset called ``name``; ValidationError when the backend refuses it."""
+        ...
+
+    def info(self) -> PoolInfo: ...
+
+    def list_datasets(self, root: str | None = None) -> list[DatasetInfo]: ...
+
+    def list_snapshots(self, root: str | None = None) -> list[SnapshotInfo]: ...
+
+    def start_scrub(self) -> ScrubRun: ...
+
+    def stop_scrub(self) -> None: ...
+
+    def pause_scrub(self) -> None: ...
+
+    def device_stats(self) -> list[dict]: ...
+
+    def balance_status(self) -> dict: ...
+
+    def create_dataset(self, name: str, *, volume_size: int | None = None, sparse: bool = False,
+                       properties: Mapping[str, Any] | None = None) -> None: ...
+
+    def destroy_dataset(self, name: str, *, recursive: bool = False) -> None: ...
+
+    def rename_dataset(self, name: str, new_name: str) -> None: ...
+
+    def set_properties(self, name: str, properties: Mapping[str, Any]) -> None: ...
+
+    def inherit_property(self, name: str, prop: str) -> None: ...
+
+    def create_snapshot(self, dataset: str, short_name: str, *, recursive: bool = False) -> str: ...
+
+    def destroy_snapshots(self, dataset: str, names: Sequence[str]) -> None: ...
+
+    def rollback(self, snapshot: str, *, destroy_newer: bool = False) -> None: ...
+
+    def clone(self, snapshot: str, target: str, properties: Mapping[str, Any] | None = None) -> None: ...
+
+    def hold(self, snapshot: str, tag: str, *, recursive: bool = False) -> None: ...
+
+    def release(self, snapshot: str, tag: str, *, recursive: bool = False) -> None: ...
+
+    def offline(self, device: str, *, temporary: bool = False) -> None: ...
+
+    def online(self, device: str) -> None: ...
+
+    def replace(self, device: str, new_device: str | None = None) -> None: ...
+
+    def detach(self, device: str) -> None: ...
+
+    def add_vdevs(self, vdevs: Sequence[Mapping], *, spares: Sequence[str] = (), log: Sequence = (),
+                  cache: Sequence[str] = (), force: bool = False) -> None: ...
+
+    def export(self, *, force: bool = False) -> None: ...
+
+    def destroy(self, *, force: bool = False) -> None: ...
+
+
+def unsupported(what: str, kind: str) -> Unsupported:
+    return Unsupported(f"{what} is not available on {kind}.")

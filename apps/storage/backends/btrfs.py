@@ -45,13 +45,13 @@ _LIST = ("btrfs", "subvolume", "list", "-p", "-u", "-q", "-R")
 def _check_parts(parts: Sequence[str], what: str) -> None:
     for part in parts:
         if part == ".." or part.startswith("-") or "\x00" in part:
-            raise ValueError(f"{what}: unsafe path component {part!r}")
+            raise BackendError(f"{what}: unsafe path component {part!r}")
 
 
 def _abs_path(path: str, what: str = "path") -> str:
     pure = PurePosixPath(path)
     if not pure.is_absolute():
-        raise ValueError(f"{what} must be absolute: {path!r}")
+        raise BackendError(f"{what} must be absolute: {path!r}")
     _check_parts(pure.parts[1:], what)
     return str(pure)
 
@@ -63,10 +63,10 @@ def _mountpoint(mountpoint: str) -> str:
 def safe_join(mountpoint: str, relative: str) -> str:
     """``mountpoint/relative``, refusing absolute paths and '..' or '-'-leading components."""
     if not relative or relative.startswith("/"):
-        raise ValueError(f"subvolume path must be relative to the mountpoint: {relative!r}")
+        raise BackendError(f"subvolume path must be relative to the mountpoint: {relative!r}")
     parts = [p for p in relative.split("/") if p not in ("", ".")]
     if not parts:
-        raise ValueError(f"subvolume path names no subvolume: {relative!r}")
+        raise BackendError(f"subvolume path names no subvolume: {relative!r}")
     _check_parts(parts, "subvolume path")
     return str(PurePosixPath(_mountpoint(mountpoint), *parts))
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from apps.core.errors import ParseError, parser
 from apps.storage.backends.base import ScanProgress
 
 __all__ = [
@@ -122,6 +123,7 @@ def _parse_device(match: re.Match[str]) -> BtrfsDevice:
     return BtrfsDevice(int(match[1]), int(match[2]), int(match[3]), "" if missing else path, missing)
 
 
+@parser
 def parse_btrfs_filesystem_show(text: str) -> BtrfsFilesystem:
     """Label, uuid and devices (sizes in bytes) of the first filesystem in ``filesystem show --raw``."""
     label = uuid = ""
@@ -138,7 +140,7 @@ def parse_btrfs_filesystem_show(text: str) -> BtrfsFilesystem:
         elif "Some devices missing" in line:
             some_missing = True
     if not uuid:
-        raise ValueError("no filesystem in 'btrfs filesystem show' output")
+        raise ParseError("no filesystem in 'btrfs filesystem show' output")
     missing = some_missing or any(d.missing for d in devices) or len(devices) < total
     return BtrfsFilesystem(label, uuid, total, used, tuple(devices), missing)
 
@@ -169,6 +171,7 @@ def _overall_line(key: str, value: str, overall: dict[str, int], ratios: dict[st
         ratios[key] = value.strip()
 
 
+@parser
 def parse_btrfs_filesystem_usage(text: str) -> BtrfsUsage:
     """Overall byte counts, ratios and per-profile chunk usage from ``filesystem usage -b``."""
     overall: dict[str, int] = {}
@@ -235,6 +238,7 @@ def _list_line(line: str) -> BtrfsSubvolume:
     )
 
 
+@parser
 def parse_btrfs_subvolume_list(text: str) -> list[BtrfsSubvolume]:
     """One entry per ``ID ...`` line of ``subvolume list`` (any mix of -p -u -q -R -s -r)."""
     return [_list_line(line) for line in text.splitlines() if line.startswith("ID ")]
@@ -257,6 +261,7 @@ def _show_value(key: str, value: str, out: dict) -> None:
         out["created_at"] = None if value == "-" else datetime.strptime(value, "%Y-%m-%d %H:%M:%S %z").astimezone(UTC)
 
 
+@parser
 def parse_btrfs_subvolume_show(text: str) -> dict:
     """Identity, flags and creation time (aware UTC) of one subvolume from ``subvolume show``."""
     lines = text.splitlines()
@@ -276,18 +281,20 @@ def parse_btrfs_subvolume_show(text: str) -> dict:
 # --- btrfs property get -ts <path> ro ---------------------------------------------------------
 
 
+@parser
 def parse_btrfs_property_ro(text: str) -> bool:
     """True when ``property get -ts <path> ro`` says ``ro=true``."""
     for line in text.splitlines():
         key, _, value = line.strip().partition("=")
         if key == "ro":
             return value.strip() == "true"
-    raise ValueError("no 'ro=' line in 'btrfs property get' output")
+    raise ParseError("no 'ro=' line in 'btrfs property get' output")
 
 
 # --- btrfs scrub status -R / --raw <mnt> -------------------------------------------------------
 
 
+@parser
 def parse_btrfs_scrub_counters(text: str) -> dict[str, int]:
     """The raw counters (``data_bytes_scrubbed``, ``csum_errors`` ...) of ``scrub status -R``."""
     counters: dict[str, int] = {}
@@ -327,6 +334,7 @@ def _scrub_percent(state: str, done: int | None, total: int | None) -> float:
     return round(min(100.0, 100.0 * done / total), 2)
 
 
+@parser
 def parse_btrfs_scrub_status(raw: str, summary: str = "") -> ScanProgress:
     """Scrub state, bytes done of total, errors and times from ``scrub status -R`` and ``--raw``."""
     fields = {**_scrub_fields(raw), **_scrub_fields(summary)}
@@ -359,6 +367,7 @@ _BALANCE_ON_RE = re.compile(r"^Balance on '.*' is (\w+)(?:, (.+))?$")
 _BALANCE_PROGRESS_RE = re.compile(r"(\d+) out of about (\d+) chunks balanced \((\d+) considered\),\s+(\d+)% left")
 
 
+@parser
 def parse_btrfs_balance_status(text: str) -> dict:
     """State ("none", "running", "paused"), chunk counts and percent done of ``balance status``."""
     out: dict = {"state": "none", "request": "", "chunks_balanced": 0, "chunks_total": 0,
@@ -383,6 +392,7 @@ def _stats_entry(device: str) -> dict:
             "missing": missing, **dict.fromkeys(DEVICE_STAT_KEYS, 0)}  # fmt: skip
 
 
+@parser
 def parse_btrfs_device_stats(text: str) -> list[dict]:
     """Per device error counters; a missing device shows as ``[devid:N]`` with ``missing`` True."""
     devices: dict[str, dict] = {}

@@ -17,7 +17,7 @@ from typing import Any
 
 from apps.core.runner import CommandError, CommandResult, Runner
 
-from .base import BackendError, DatasetInfo, ImportablePool, PoolInfo, SnapshotInfo
+from .base import BackendError, DatasetInfo, ImportablePool, PoolInfo, SnapshotInfo, Unsupported
 from .zfs_parse import (
     SNAPSHOT_PROPERTIES,
     datasets_from_properties,
@@ -124,8 +124,8 @@ class ZfsBackend:
                 time.sleep(self.busy_delay)
         raise AssertionError("unreachable")
 
-    def _unsupported(self, what: str) -> BackendError:
-        return BackendError(f"{what} is unsupported by this ZFS ({self.flavour})")
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(f"{what} is unsupported by this ZFS ({self.flavour})")
 
     # ------------------------------------------------------------ pools: reading
     def list_pools(self) -> list[PoolInfo]:
@@ -175,7 +175,7 @@ class ZfsBackend:
         _args(*devices)
         is_draid = bool(re.match(r"^draid[123]?(:\d+[dcs])*$", kind))
         if kind not in _PARITY and not (is_draid and self.is_openzfs):
-            raise BackendError(f"vdev type {kind!r} is unsupported by this ZFS ({self.flavour})")
+            raise self._unsupported(f"vdev type {kind!r}")
         if len(devices) < _PARITY.get(kind, 2):
             raise BackendError(f"a {kind} vdev needs at least {_PARITY.get(kind, 2)} devices")
         return devices if kind == "stripe" else [kind, *devices]

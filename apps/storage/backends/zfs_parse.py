@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from apps.core.errors import parser
+
 from .base import DatasetInfo, ImportablePool, PoolInfo, PropertyValue, ScanProgress, SnapshotInfo, VdevInfo
 
 __all__ = [
@@ -224,6 +226,7 @@ def _split_pools(text: str) -> list[str]:
     return [b for b in blocks if re.match(r"^\s*pool: ", b)]
 
 
+@parser
 def parse_zpool_status(text: str) -> list[PoolInfo]:
     """Every pool in `zpool status` output: health, vdev tree with states and counts, scan, advice."""
     return [_pool_from_block(block) for block in _split_pools(text)]
@@ -268,6 +271,7 @@ _OZ_BYTES_21 = re.compile(
 _OZ_PROC = re.compile(r"(?P<proc>\S+) (?:repaired|resilvered), (?P<pct>[\d.]+)% done")
 
 
+@parser
 def parse_scan(text: str) -> ScanProgress:
     """The scrub/resilver state from a "scan:" (OpenZFS) or "scrub:" (zfs-fuse) section."""
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
@@ -324,6 +328,7 @@ def _openzfs_running(m: re.Match[str], text: str) -> ScanProgress:
 
 
 # ---------------------------------------------------------------- zpool import
+@parser
 def parse_zpool_import(text: str) -> list[ImportablePool]:
     """Pools `zpool import [-d DIR]` offers (name, guid, state, advice, vdev tree without counts)."""
     pools = []
@@ -349,6 +354,7 @@ def _ratio(text: str) -> float | None:
         return None
 
 
+@parser
 def parse_zpool_list(text: str, columns: Sequence[str]) -> list[PoolInfo]:
     """`zpool list -H -o COLUMNS` rows (exact with -p, human sizes without) as PoolInfo."""
     pools = []
@@ -368,6 +374,7 @@ def parse_zpool_list(text: str, columns: Sequence[str]) -> list[PoolInfo]:
 
 
 # ---------------------------------------------------------------- zfs get / list
+@parser
 def parse_zfs_get(text: str) -> dict[str, dict[str, PropertyValue]]:
     """`zfs get -H -p -o name,property,value,source` -> {dataset: {property: PropertyValue}}."""
     out: dict[str, dict[str, PropertyValue]] = {}
@@ -378,6 +385,7 @@ def parse_zfs_get(text: str) -> dict[str, dict[str, PropertyValue]]:
     return out
 
 
+@parser
 def parse_zfs_get_values(text: str) -> dict[str, dict[str, str]]:
     """`zfs get -H -p -o name,property,value` -> {dataset: {property: value}}."""
     out: dict[str, dict[str, str]] = {}
@@ -392,6 +400,7 @@ def _wanted(prop: str) -> bool:
     return prop in DATASET_PROPERTIES or ":" in prop
 
 
+@parser
 def datasets_from_properties(props: dict[str, dict[str, PropertyValue]]) -> list[DatasetInfo]:
     """DatasetInfo for every filesystem/volume, keeping the useful and all user (":") properties."""
     datasets = []
@@ -420,11 +429,13 @@ def _snapshot(name: str, values: dict[str, str], holds: tuple[str, ...] = ()) ->
     )  # fmt: skip
 
 
+@parser
 def snapshots_from_values(values: dict[str, dict[str, str]]) -> list[SnapshotInfo]:
     """Snapshots out of `zfs get -p` values (zfs-fuse lists datasets and snapshots together)."""
     return [_snapshot(name, vals) for name, vals in values.items() if "@" in name]
 
 
+@parser
 def parse_zfs_list_snapshots(text: str, columns: Sequence[str] = ("name", *SNAPSHOT_PROPERTIES)) -> list[SnapshotInfo]:
     """`zfs list -H -p -t snapshot -o name,creation,used,referenced,userrefs,guid` rows."""
     snaps = []
@@ -436,6 +447,7 @@ def parse_zfs_list_snapshots(text: str, columns: Sequence[str] = ("name", *SNAPS
     return snaps
 
 
+@parser
 def parse_zfs_holds(text: str) -> dict[str, tuple[str, ...]]:
     """`zfs holds -H SNAP...` ("snap<TAB>tag<TAB>time") -> {snapshot: (tag, ...)}."""
     out: dict[str, list[str]] = {}

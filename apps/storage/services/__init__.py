@@ -1,20 +1,22 @@
-"""Storage operations: plan -> lock -> act -> record.
+"""Storage operations: plan -> lock -> act -> refresh the inventory.
 
-Every name is validated before any command runs; every mutation writes an audit event; long
-operations (pool create/destroy/import, add vdevs, scrub) run as jobs with the lock key
-``pool:<name>``; short ones run inline and refresh the inventory rows they touched.
+Every name is validated before any command runs. Long operations (pool create/destroy/import, add vdevs,
+scrub, sync) run as jobs locked on ``pool:<name>``; short ones run inline and refresh the inventory rows
+they touched. The operation that calls a service writes its audit event (``apps.storage.operations``).
 """
 
 from __future__ import annotations
 
-from ._common import EDITABLE_PROPERTIES
-from .btrfs import balance_status, create_subvolume, delete_subvolume, device_stats, register_btrfs_pool
+from .common import EDITABLE_PROPERTIES
 from .datasets import create_dataset, destroy_dataset, rename_dataset, update_dataset
 from .pools import (
+    acknowledge_event,
     add_vdevs,
+    balance_status,
     create_pool,
     destroy_pool,
     detach_member,
+    device_stats,
     export_pool,
     import_pool,
     list_importable,
@@ -22,15 +24,18 @@ from .pools import (
     online_member,
     pause_scrub,
     plan_layout,
+    register_btrfs_pool,
     replace_member,
-    run_scrub,
     start_scrub,
+    start_sync,
     stop_scrub,
     sync_inventory,
 )
 from .snapshots import (
+    bulk_destroy_snapshots,
     clone_snapshot,
     create_snapshot,
+    destroy_snapshot,
     destroy_snapshots,
     hold_snapshot,
     release_snapshot,
@@ -39,16 +44,17 @@ from .snapshots import (
 
 __all__ = [
     "EDITABLE_PROPERTIES",
+    "acknowledge_event",
     "add_vdevs",
     "balance_status",
+    "bulk_destroy_snapshots",
     "clone_snapshot",
     "create_dataset",
     "create_pool",
     "create_snapshot",
-    "create_subvolume",
-    "delete_subvolume",
     "destroy_dataset",
     "destroy_pool",
+    "destroy_snapshot",
     "destroy_snapshots",
     "detach_member",
     "device_stats",
@@ -65,8 +71,8 @@ __all__ = [
     "rename_dataset",
     "replace_member",
     "rollback_snapshot",
-    "run_scrub",
     "start_scrub",
+    "start_sync",
     "stop_scrub",
     "sync_inventory",
     "update_dataset",

@@ -1,4 +1,4 @@
-"""Datasets and volumes (ZFS) and subvolumes (Btrfs): create, edit properties, rename, destroy."""
+"""Datasets: ZFS filesystems and volumes, Btrfs subvolumes. Create, edit properties, rename, destroy."""
 
 from __future__ import annotations
 
@@ -9,30 +9,23 @@ from django.utils.translation import gettext as _
 
 from apps.core import validators as v
 from apps.core.errors import ServiceError
-from apps.core.runner import Runner
+from apps.core.runner import Runner, get_runner
 
 from .. import sync
-from ..backends import get_zfs_backend
-from ..choices import Backend, DatasetKind
+from ..backends import get_backend
+from ..choices import DatasetKind
 from ..models import Dataset, Pool
-from . import _common
-from ._common import (
-    _acting,
-    _check,
-    _clean_properties,
-    _dataset_name,
-    _drop_dataset_rows,
-    _require_present,
-    _require_zfs,
-)
-from .btrfs import create_subvolume, delete_subvolume
+from .common import check, clean_properties, require_present
 
-__all__ = [
-    "create_dataset",
-    "destroy_dataset",
-    "rename_dataset",
-    "update_dataset",
-]
+__all__ = ["create_dataset", "dataset_name", "destroy_dataset", "rename_dataset", "update_dataset"]
+
+
+def dataset_name(pool: Pool, name: str, field: str = "name") -> str:
+    """The full inventory name of a new dataset of ``pool`` (``tank/x``; a Btrfs subvolume path may be
+    given without the filesystem), checked against the backend's naming rules: a 400 naming ``field``."""
+    if not isinstance(name, str) or not name:
+        raise ServiceError("invalid", _("Give a name."), field=field)
+    return check(get_backend(pool).dataset_name, name, field)
 
 
 def _check_volsize(size: int, blocksize: str | int | None) -> None:
@@ -47,93 +40,65 @@ def _check_volsize(size: int, blocksize: str | int | None) -> None:
 
 def create_dataset(pool: Pool, name: str, *, kind: str = DatasetKind.FILESYSTEM, volsize: str | int | None = None,
                    sparse: bool = False, properties: Mapping[str, Any] | None = None, actor=None,
-                   source: str | None = None, runner: Runner | None = None) -> Dataset:
-    """Create a filesystem or volume (ZFS) or a subvolume (Btrfs) and return its row."""
-    if pool.backend == Backend.BTRFS:
-        return create_subvolume(pool, name, actor=actor, source=source, runner=runner)
-    _require_present(pool)
-    _dataset_name(pool, name)
-    if kind not in (DatasetKind.FILESYSTEM, DatasetKind.VOLUME):
-        raise ServiceError("invalid", _("A ZFS dataset is a filesystem or a volume."), field="kind")
-    props = _clean_properties(properties or {}, kind=kind)
+                   runner: Runner | None = None) -> Dataset:
+    """Create a filesystem or a volume (ZFS) or a subvolume (Btrfs) and return its row."""
+    require_present(pool)
+    name = dataset_name(pool, name)
+    if kind not in DatasetKind.values:
+        raise ServiceError("invalid", _("Unknown kind %(k)s.") % {"k": kind}, field="kind")
+    volume = kind == DatasetKind.VOLUME
+    props = clean_properties(properties or {}, kind=kind)
     size = None
-    if kind == DatasetKind.VOLUME:
-        if volsize in (None, ""):
-            volsize = props.get("volsize")
+    if volume:
+        volsize = props.pop("volsize", None) if volsize in (None, "") else volsize
         if volsize in (None, ""):
             raise ServiceError("invalid", _("A volume needs a size."), field="volsize")
-        size = _check(v.parse_size, volsize, "volsize")
-        props.pop("volsize", None)
+        size = check(v.parse_size, volsize, "volsize")
         _check_volsize(size, props.get("volblocksize"))
     if Dataset.objects.filter(pool=pool, name=name, gone=False).exists():
         raise ServiceError("exists", _("%(n)s already exists.") % {"n": name}, field="name")
-    runner = _common._runner(runner)
-    backend = get_zfs_backend(runner)
-    if kind == DatasetKind.VOLUME and not backend.is_openzfs:
-        raise ServiceError("unsupported", _("This ZFS (%(f)s) has no volumes.") % {"f": backend.flavour},
-                           field="kind")
-    changes = {"name": [None, name], "kind": [None, kind], "properties": [None, props]}
-    with _acting(actor, "storage.dataset.create", ("storage.dataset", "", name), source, changes=changes):
-        if kind == DatasetKind.VOLUME:
-            backend.create_volume(name, size, props, sparse=sparse)
-        else:
-            backend.create_dataset(name, props)
+    runner = runner or get_runner()
+    get_backend(pool, runner).create_dataset(name, volume_size=size, sparse=sparse, properties=props)
     sync.refresh_pool_contents(runner, pool, root=name)
     return Dataset.objects.get(pool=pool, name=name)
 
 
 def update_dataset(dataset: Dataset, *, properties: Mapping[str, Any] | None = None,
-                   inherit: Sequence[str] = (), actor=None, source: str | None = None,
-                   runner: Runner | None = None) -> Dataset:
+                   inherit: Sequence[str] = (), actor=None, runner: Runner | None = None) -> Dataset:
     """Set properties (sizes in human units) and/or make some inherit again."""
-    pool = dataset.pool
-    _require_zfs(pool, _("Dataset properties"))
-    props = _clean_properties(properties or {}, kind=dataset.kind)
+    props = clean_properties(properties or {}, kind=dataset.kind)
     if "volblocksize" in props:
         raise ServiceError("invalid", _("volblocksize is fixed when the volume is created."), field="volblocksize")
     if "volsize" in props:
         _check_volsize(int(props["volsize"]), dataset.prop("volblocksize"))
     for name in inherit:
-        _check(v.validate_property_name, name, "inherit")
+        check(v.validate_property_name, name, "inherit")
     if not props and not inherit:
         raise ServiceError("invalid", _("Nothing to change."), field="properties")
-    before = {k: dataset.prop(k) or None for k in [*props, *inherit]}
-    runner = _common._runner(runner)
-    backend = get_zfs_backend(runner)
-    changes = {k: [before.get(k), props.get(k, "(inherit)")] for k in [*props, *inherit]}
-    with _acting(actor, "storage.dataset.update", dataset, source, changes=changes):
-        if props:
-            backend.set_properties(dataset.name, props)
-        for name in inherit:
-            backend.inherit_property(dataset.name, name)
-    sync.refresh_pool_contents(runner, pool, root=dataset.name)
+    runner = runner or get_runner()
+    backend = get_backend(dataset.pool, runner)
+    if props:
+        backend.set_properties(dataset.name, props)
+    for name in inherit:
+        backend.inherit_property(dataset.name, name)
+    sync.refresh_pool_contents(runner, dataset.pool, root=dataset.name)
     dataset.refresh_from_db()
     return dataset
 
 
-def rename_dataset(dataset: Dataset, new_name: str, *, actor=None, source: str | None = None,
-                   runner: Runner | None = None) -> Dataset:
+def rename_dataset(dataset: Dataset, new_name: str, *, actor=None, runner: Runner | None = None) -> Dataset:
     """Rename a dataset within its pool (children and snapshots follow)."""
     pool = dataset.pool
-    _require_zfs(pool, _("Renaming"))
-    _dataset_name(pool, new_name, "new_name")
+    new_name = dataset_name(pool, new_name, "new_name")
     if Dataset.objects.filter(pool=pool, name=new_name, gone=False).exists():
         raise ServiceError("exists", _("%(n)s already exists.") % {"n": new_name}, field="new_name")
-    runner = _common._runner(runner)
-    with _acting(actor, "storage.dataset.rename", dataset, source, changes={"name": [dataset.name, new_name]}):
-        get_zfs_backend(runner).rename(dataset.name, new_name)
+    runner = runner or get_runner()
+    get_backend(pool, runner).rename_dataset(dataset.name, new_name)
     sync.refresh_pool_contents(runner, pool)
     return Dataset.objects.get(pool=pool, name=new_name)
 
 
-def destroy_dataset(dataset: Dataset, *, recursive: bool = False, actor=None, source: str | None = None,
-                    runner: Runner | None = None) -> None:
+def destroy_dataset(dataset: Dataset, *, recursive: bool = False, actor=None, runner: Runner | None = None) -> None:
     """Destroy a dataset (with its children and snapshots when ``recursive``)."""
-    if dataset.pool.backend == Backend.BTRFS:
-        delete_subvolume(dataset, actor=actor, source=source, runner=runner)
-        return
-    if "/" not in dataset.name:
-        raise ServiceError("invalid", _("The root dataset goes with its pool: destroy the pool."))
-    with _acting(actor, "storage.dataset.delete", dataset, source, changes={"recursive": [None, recursive]}):
-        get_zfs_backend(_common._runner(runner)).destroy_dataset(dataset.name, recursive=recursive)
-    _drop_dataset_rows(dataset)
+    get_backend(dataset.pool, runner).destroy_dataset(dataset.name, recursive=recursive)
+    sync.forget_datasets(dataset)

@@ -1,13 +1,13 @@
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import CalypsoReadOnlyViewSet, JobAccepted
-from apps.system import health, services
+from apps.core.api import CalypsoViewSet
+from apps.system import health
 from apps.system.models import HostInventory
+from apps.system.operations import INVENTORY
 
 from . import serializers
 
@@ -36,22 +36,7 @@ class VersionView(APIView):
                          "api": "v1"})
 
 
-class HostInventoryViewSet(CalypsoReadOnlyViewSet):
+class HostInventoryViewSet(CalypsoViewSet):
     queryset = HostInventory.objects.all()
     serializer_class = serializers.HostInventorySerializer
-
-    @extend_schema(request=None, responses={202: dict})
-    @action(detail=False, methods=["post"], required_action="collect")
-    def collect(self, request):
-        """Start collecting the host inventory; answers at once with the job."""
-        return JobAccepted(services.start_inventory(user=request.user), request)
-
-    @extend_schema(responses=serializers.HostInventorySerializer)
-    @action(detail=False, methods=["get"])
-    def latest(self, request):
-        inventory = self.get_queryset().first()
-        if inventory is None:
-            return Response({"error": {"status": 404, "code": "not_found",
-                                       "message": "No inventory yet: POST /api/v1/system/inventory/collect/."}},
-                            status=404)
-        return Response(self.get_serializer(inventory).data)
+    operations = INVENTORY

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from apps.core.errors import BackendError, parser
 from apps.core.runner import LocalRunner, LoggingRunner, Runner
 
 __all__ = [
     "BlockDevice",
     "HostBackend",
+    "block_device",
     "parse_findmnt",
     "parse_lsblk",
     "parse_lscpu",
@@ -50,6 +52,14 @@ class BlockDevice:
         return "partitions" if self.children else ""
 
 
+def block_device(data: dict) -> BlockDevice:
+    """A BlockDevice back from its ``as_dict()`` form (as the host inventory stores it)."""
+    fields = {k: data.get(k) for k in BlockDevice.__dataclass_fields__ if k != "children" and k in data}
+    return BlockDevice(**{"name": "", "path": "", "type": "", "size_bytes": 0, **{k: v for k, v in fields.items()
+                                                                                  if v is not None}},
+                       children=tuple(block_device(c) for c in data.get("children") or ()))
+
+
 def _device(raw: dict) -> BlockDevice:
     return BlockDevice(
         name=raw["name"], path=raw.get("path") or f"/dev/{raw['name']}", type=raw.get("type") or "",
@@ -59,11 +69,13 @@ def _device(raw: dict) -> BlockDevice:
         children=tuple(_device(c) for c in raw.get("children") or ()))
 
 
+@parser
 def parse_lsblk(text: str) -> list[BlockDevice]:
     """``lsblk --json --bytes`` to a device tree."""
     return [_device(d) for d in json.loads(text).get("blockdevices", [])]
 
 
+@parser
 def parse_findmnt(text: str) -> list[dict]:
     """``findmnt --json --bytes`` flattened to a list of mounted filesystems."""
     out: list[dict] = []
@@ -79,6 +91,7 @@ def parse_findmnt(text: str) -> list[dict]:
     return out
 
 
+@parser
 def parse_lscpu(text: str) -> dict:
     """``lscpu --json``: model, architecture, CPU count, threads, cores, sockets."""
     fields = {e["field"].rstrip(":"): e.get("data") for e in json.loads(text).get("lscpu", [])}
@@ -91,6 +104,7 @@ def parse_lscpu(text: str) -> dict:
             "vendor": fields.get("Vendor ID") or ""}
 
 
+@parser
 def parse_meminfo(text: str) -> dict:
     """/proc/meminfo (kB) to bytes: total, available, swap."""
     values = {}
@@ -122,7 +136,7 @@ class HostBackend:
         """Disks, partitions, loop devices, with sizes and mountpoints (only ``devices`` when given)."""
         for dev in devices:
             if not dev.startswith("/dev/"):
-                raise ValueError(f"not a device path: {dev!r}")
+                raise BackendError(f"not a device path: {dev!r}")
         argv = ["lsblk", "--json", "--bytes", "-o", LSBLK_COLUMNS, *devices]
         return parse_lsblk(self._runner.run(argv, timeout=20).stdout)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.crypto import mask
+from .crypto import mask
 
 __all__ = ["diff", "snapshot"]
 

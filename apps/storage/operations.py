@@ -1,0 +1,133 @@
+"""Every storage operation, declared once. The API viewsets and the admin pages of each model point at
+these sets; the kit (``apps.core.operations``) derives the actions, forms, permission checks and audit."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.operations import Operation, Operations
+
+from . import inputs, policies, services
+from .api import serializers
+from .backends import supports
+from .models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent
+
+__all__ = ["DATASET", "EVENT", "POLICY", "POOL", "SNAPSHOT"]
+
+
+def _pool_of_dataset(dataset: Dataset) -> Pool:
+    return dataset.pool
+
+
+def _pool_of_snapshot(snapshot: Snapshot) -> Pool:
+    return snapshot.dataset.pool
+
+
+def _imported(*capabilities: str):
+    """Offered on a pool imported on this host (an exported pool keeps its rows, marked gone) whose backend can."""
+    checks = [supports(c) for c in capabilities]
+    return lambda pool: not pool.gone and all(check(pool) for check in checks)
+
+
+zfs_devices = _imported("devices")
+
+POOL = Operations(
+    Pool,
+    Operation("create", services.create_pool, input=inputs.PoolCreateInput, detail=False, job=True,
+              label=_("Create pool"), help=_("A new ZFS pool from free disks (or image files)."),
+              example={"name": "tank", "layout": "mirror", "disks": ["/dev/sdb", "/dev/sdc"]}),
+    Operation("register", services.register_btrfs_pool, input=inputs.RegisterInput, detail=False,
+              permission="add", label=_("Register Btrfs filesystem"),
+              help=_("Manage a mounted Btrfs filesystem: its subvolumes become datasets.")),
+    Operation("import", services.import_pool, input=inputs.ImportInput, detail=False, job=True,
+              label=_("Import pool"), help=_("Bring back an exported pool, by name or numeric id.")),
+    Operation("importable", services.list_importable, input=inputs.ImportableQuery, detail=False, method="get",
+              permission="import", label=_("Importable pools")),
+    Operation("sync", services.start_sync, detail=False, job=True, permission="change",
+              label=_("Re-read the host"), help=_("Synchronise pools, datasets and snapshots with the host now.")),
+    Operation("scrub", services.start_scrub, job=True, bulk=True, when=_imported(), label=_("Scrub"),
+              help=_("Read every block and repair what redundancy allows; the job follows it to the end.")),
+    Operation("pause_scrub", services.pause_scrub, permission="scrub", label=_("Pause scrub"),
+              when=_imported("pause_scrub")),
+    Operation("stop_scrub", services.stop_scrub, permission="scrub", bulk=True, when=_imported(),
+              label=_("Stop scrub")),
+    Operation("offline", services.offline_member, input=inputs.OfflineInput, permission="maintain",
+              when=zfs_devices, label=_("Offline a device"),
+              help=_("The pool runs on its redundancy until the device is back online.")),
+    Operation("online", services.online_member, input=inputs.MemberInput, permission="maintain",
+              when=zfs_devices, label=_("Online a device"), help=_("ZFS resilvers what the device missed.")),
+    Operation("replace", services.replace_member, input=inputs.ReplaceInput, permission="maintain",
+              when=zfs_devices, label=_("Replace a device"), help=_("The resilver onto the new device starts at once.")),
+    Operation("detach", services.detach_member, input=inputs.MemberInput, permission="maintain",
+              when=zfs_devices, label=_("Detach a device"), help=_("Take a device out of its mirror for good.")),
+    Operation("add_vdevs", services.add_vdevs, input=inputs.AddVdevsInput, permission="maintain", job=True,
+              when=zfs_devices, label=_("Add devices"), help=_("Data vdevs cannot be removed again once added.")),
+    Operation("export", services.export_pool, input=inputs.PoolExportInput, when=_imported("export"),
+              label=_("Export"), help=_("The pool's datasets are unmounted and its shares stop working until it is "
+                                        "imported again.")),
+    Operation("delete", services.destroy_pool, input=inputs.PoolDeleteInput, destructive=True, job=True,
+              when=supports("destroy"), confirm=lambda pool: pool.name, label=_("Destroy pool"),
+              help=_("Every dataset, volume and snapshot of the pool is lost for good.")),
+    Operation("device_stats", services.device_stats, method="get", label=_("Device statistics")),
+    Operation("balance_status", services.balance_status, method="get", when=supports("balance"),
+              label=_("Balance status")),
+)
+
+DATASET = Operations(
+    Dataset,
+    Operation("create", services.create_dataset, input=inputs.DatasetCreateInput, detail=False,
+              label=_("Create dataset or volume"),
+              help=_("ZFS: a filesystem or a volume. Btrfs: a subvolume (kind is ignored)."),
+              example={"pool": 1, "name": "tank/home", "compression": "lz4", "quota": "10G"}),
+    Operation("update", services.update_dataset, input=inputs.DatasetPropertiesInput, partial=True,
+              initial=inputs.dataset_initial, when=supports("properties", _pool_of_dataset),
+              label=_("Edit properties"), help=_("Only changed values are set; an emptied value inherits again "
+                                                 "(sizes: none)."), example={"compression": "zstd"}),
+    Operation("rename", services.rename_dataset, input=inputs.RenameInput, permission="change",
+              initial=lambda ds: {"new_name": ds.name}, when=supports("rename", _pool_of_dataset),
+              label=_("Rename"), help=_("Children and snapshots follow; shares on the old path must be updated.")),
+    Operation("delete", services.destroy_dataset, input=inputs.DatasetDeleteInput, destructive=True,
+              confirm=lambda ds: ds.name, when=lambda ds: bool(ds.relative_path),  # a top level goes with its pool
+              label=_("Destroy"), help=_("Its data and snapshots are gone for good.")),
+)
+
+SNAPSHOT = Operations(
+    Snapshot,
+    Operation("create", services.create_snapshot, input=inputs.SnapshotCreateInput, detail=False,
+              label=_("Take snapshot"), example={"dataset": 1, "name": "manual-1"}),
+    Operation("bulk_delete", services.bulk_destroy_snapshots, input=inputs.SnapshotBulkDeleteInput, detail=False,
+              permission="delete", label=_("Destroy snapshots"),
+              output=serializers.BulkDestroyResultSerializer, example={"ids": [1, 2], "confirm": "2"}),
+    Operation("rollback", services.rollback_snapshot, input=inputs.RollbackInput, destructive=True,
+              confirm=lambda snap: snap.name, when=supports("rollback", _pool_of_snapshot), label=_("Roll back"),
+              help=_("Every change made to the dataset since this snapshot is lost.")),
+    Operation("clone", services.clone_snapshot, input=inputs.CloneInput, output=serializers.DatasetSerializer,
+              initial=lambda snap: {"target": f"{snap.dataset.name}-{snap.short_name}".replace(":", "-")},
+              when=supports("clone", _pool_of_snapshot), label=_("Clone"),
+              help=_("A writable filesystem from this snapshot, in the same pool.")),
+    Operation("hold", services.hold_snapshot, input=inputs.HoldInput, when=supports("holds", _pool_of_snapshot),
+              label=_("Hold"), help=_("A held snapshot cannot be destroyed until the hold is released.")),
+    Operation("release", services.release_snapshot, input=inputs.HoldInput, permission="hold",
+              when=lambda snap: bool(snap.holds or snap.userrefs), label=_("Release hold")),
+    Operation("delete", services.destroy_snapshot, destructive=True, bulk=True, confirm=lambda snap: snap.name,
+              label=_("Destroy"), help=_("Its data is gone for good.")),
+)
+
+POLICY = Operations(
+    SnapshotPolicy,
+    Operation("create", policies.POLICIES.create, input=serializers.SnapshotPolicySerializer, detail=False,
+              example={"name": "home-hourly", "dataset": 1, "hourly": 24, "daily": 7}),
+    Operation("update", policies.POLICIES.update, input=serializers.SnapshotPolicySerializer, partial=True,
+              example={"daily": 14}),
+    Operation("delete", policies.POLICIES.delete, help=_("Its snapshots stay on the host.")),
+    Operation("run", policies.start_policy_run, job=True, bulk=True, label=_("Run now"),
+              help=_("Take what is due and prune by retention now (one run per policy at a time).")),
+    Operation("dry_run", policies.dry_run, method="get", label=_("Dry run"),
+              help=_("What a run now would create and prune, per dataset, with the reason for each line.")),
+)
+
+EVENT = Operations(
+    StorageEvent,
+    Operation("acknowledge", services.acknowledge_event, permission="change", bulk=True, label=_("Acknowledge"),
+              when=lambda event: not event.acknowledged),
+)
