@@ -350,7 +350,7 @@ def report(urls, targets, http, queries_small, queries_big, bare, bare_missing, 
           f"{os.cpu_count()} cores")
     print(f"{'page':<26}{'rows':>8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'bytes':>8}"
           f"{'SQL@' + str(SMALL):>8}{'SQL@full':>9}{'p95/bare':>10}  verdict")
-    for name, (table, bare_page) in PAGES.items():
+    for name, (table, _bare_page) in PAGES.items():
         s = http[name]
         ratio = ratios[name]
         ok = s["p95"] < P95_TARGET_MS and queries_small[name] == queries_big[name] and (

@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "apps.audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.SyncChain",  # last: the chain runs in one thread under ASGI (see its docstring)
 ]
 
 ROOT_URLCONF = "calypso.urls"

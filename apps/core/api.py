@@ -107,11 +107,15 @@ class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             setattr(cls, op.api_action, _api_action(op, cls))
 
     def get_queryset(self):
-        if self.owner_field:
-            if getattr(self, "swagger_fake_view", False):
-                return super().get_queryset().none()
-            return super().get_queryset().filter(**{self.owner_field: self.request.user})
-        return restrict(super().get_queryset(), self.request.user, "view")
+        queryset = super().get_queryset()
+        only = getattr(getattr(self.get_serializer_class(), "Meta", None), "only", None)
+        if only and self.action == "list":  # a list reads only the columns its rows show
+            queryset = queryset.only(*only)
+        if not self.owner_field:
+            return restrict(queryset, self.request.user, "view")
+        if getattr(self, "swagger_fake_view", False):
+            return queryset.none()
+        return queryset.filter(**{self.owner_field: self.request.user})
 
     @property
     def operation(self) -> Operation | None:

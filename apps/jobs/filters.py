@@ -7,9 +7,9 @@ __all__ = ["JobFilterSet"]
 
 
 class JobFilterSet(django_filters.FilterSet):
+    """``kind``, ``lock_key`` and ``kind__startswith`` come from Meta; ``state`` takes several values."""
+
     state = django_filters.MultipleChoiceFilter(choices=JobState.choices, distinct=False)
-    kind = django_filters.CharFilter()
-    kind__startswith = django_filters.CharFilter(field_name="kind", lookup_expr="startswith")
     user = django_filters.CharFilter(field_name="user__username")
     created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
@@ -17,4 +17,4 @@ class JobFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Job
-        fields = ("state", "kind", "user", "lock_key")
+        fields = {"kind": ["exact", "startswith"], "lock_key": ["exact"]}

@@ -8,6 +8,7 @@ __all__ = [
     "EVENT_SEVERITY_COLORS",
     "POOL_HEALTH_COLORS",
     "SCAN_STATE_COLORS",
+    "STATE_COLORS",
     "VDEV_STATE_COLORS",
     "Backend",
     "DatasetKind",
@@ -26,27 +27,15 @@ class Backend(models.TextChoices):
     BTRFS = "btrfs", _("Btrfs")
 
 
-class PoolHealth(models.TextChoices):
-    ONLINE = "ONLINE", _("Online")
-    DEGRADED = "DEGRADED", _("Degraded")
-    FAULTED = "FAULTED", _("Faulted")
-    OFFLINE = "OFFLINE", _("Offline")
-    UNAVAIL = "UNAVAIL", _("Unavailable")
-    REMOVED = "REMOVED", _("Removed")
-    SUSPENDED = "SUSPENDED", _("Suspended")
-    UNKNOWN = "UNKNOWN", _("Unknown")
-
-
-class VdevState(models.TextChoices):
-    ONLINE = "ONLINE", _("Online")
-    DEGRADED = "DEGRADED", _("Degraded")
-    FAULTED = "FAULTED", _("Faulted")
-    OFFLINE = "OFFLINE", _("Offline")
-    UNAVAIL = "UNAVAIL", _("Unavailable")
-    REMOVED = "REMOVED", _("Removed")
-    AVAIL = "AVAIL", _("Available (spare)")
-    INUSE = "INUSE", _("In use (spare)")
-    UNKNOWN = "UNKNOWN", _("Unknown")
+# The states ZFS reports for pools and devices alike; each choice set adds its own.
+_ZFS_STATES = [("ONLINE", _("Online")), ("DEGRADED", _("Degraded")), ("FAULTED", _("Faulted")),
+               ("OFFLINE", _("Offline")), ("UNAVAIL", _("Unavailable")), ("REMOVED", _("Removed"))]
+_UNKNOWN = [("UNKNOWN", _("Unknown"))]
+PoolHealth = models.TextChoices("PoolHealth", [(v, (v, label)) for v, label in
+                                               [*_ZFS_STATES, ("SUSPENDED", _("Suspended")), *_UNKNOWN]])
+VdevState = models.TextChoices("VdevState", [(v, (v, label)) for v, label in
+                                             [*_ZFS_STATES, ("AVAIL", _("Available (spare)")),
+                                              ("INUSE", _("In use (spare)")), *_UNKNOWN]])
 
 
 class VdevRole(models.TextChoices):
@@ -94,16 +83,10 @@ class EventSeverity(models.TextChoices):
     CRITICAL = "critical", _("Critical")
 
 
-POOL_HEALTH_COLORS = {
-    PoolHealth.ONLINE: "green", PoolHealth.DEGRADED: "orange", PoolHealth.FAULTED: "red",
-    PoolHealth.OFFLINE: "grey", PoolHealth.UNAVAIL: "red", PoolHealth.REMOVED: "red",
-    PoolHealth.SUSPENDED: "red", PoolHealth.UNKNOWN: "grey",
-}
-VDEV_STATE_COLORS = {
-    VdevState.ONLINE: "green", VdevState.DEGRADED: "orange", VdevState.FAULTED: "red", VdevState.OFFLINE: "grey",
-    VdevState.UNAVAIL: "red", VdevState.REMOVED: "red", VdevState.AVAIL: "blue", VdevState.INUSE: "orange",
-    VdevState.UNKNOWN: "grey",
-}
+# Pool health and device states share one palette (a state means the same for both).
+STATE_COLORS = {"ONLINE": "green", "DEGRADED": "orange", "FAULTED": "red", "OFFLINE": "grey", "UNAVAIL": "red",
+                "REMOVED": "red", "SUSPENDED": "red", "AVAIL": "blue", "INUSE": "orange", "UNKNOWN": "grey"}
+POOL_HEALTH_COLORS = VDEV_STATE_COLORS = STATE_COLORS
 SCAN_STATE_COLORS = {
     ScanState.NONE: "grey", ScanState.SCANNING: "blue", ScanState.PAUSED: "orange", ScanState.FINISHED: "green",
     ScanState.CANCELED: "grey",

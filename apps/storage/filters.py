@@ -1,17 +1,20 @@
-"""FilterSets shared by the API and the admin."""
+"""FilterSets shared by the API and the admin. Fields with choices, booleans and foreign keys get their
+filters from the model; declared here are the ones that differ (plain-text name matches, id filters
+that need no lookup query, time ranges)."""
 
 import django_filters as filters
 
-from .choices import Backend, DatasetKind, EventKind, EventSeverity, PoolHealth
 from .models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent
 
 __all__ = ["DatasetFilterSet", "PoolFilterSet", "SnapshotFilterSet", "SnapshotPolicyFilterSet", "StorageEventFilterSet"]
 
 
+def _name():
+    return filters.CharFilter(lookup_expr="icontains", help_text="Part of the name (plain text, any case).")
+
+
 class PoolFilterSet(filters.FilterSet):
-    backend = filters.ChoiceFilter(choices=Backend.choices)
-    health = filters.ChoiceFilter(choices=PoolHealth.choices)
-    name = filters.CharFilter(lookup_expr="icontains")
+    name = _name()
 
     class Meta:
         model = Pool
@@ -19,9 +22,7 @@ class PoolFilterSet(filters.FilterSet):
 
 
 class DatasetFilterSet(filters.FilterSet):
-    pool = filters.ModelChoiceFilter(queryset=Pool.objects.all())
-    kind = filters.ChoiceFilter(choices=DatasetKind.choices)
-    name = filters.CharFilter(lookup_expr="icontains")
+    name = _name()
 
     class Meta:
         model = Dataset
@@ -34,7 +35,7 @@ class SnapshotFilterSet(filters.FilterSet):
     dataset = filters.NumberFilter(field_name="dataset_id")
     dataset_name = filters.CharFilter(field_name="dataset__name")
     pool = filters.NumberFilter(field_name="dataset__pool_id")
-    name = filters.CharFilter(lookup_expr="icontains")
+    name = _name()
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     held = filters.BooleanFilter(method="filter_held")
@@ -49,8 +50,6 @@ class SnapshotFilterSet(filters.FilterSet):
 
 class StorageEventFilterSet(filters.FilterSet):
     pool = filters.NumberFilter(field_name="pool_id")
-    kind = filters.ChoiceFilter(choices=EventKind.choices)
-    severity = filters.ChoiceFilter(choices=EventSeverity.choices)
     since = filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
 
     class Meta:
@@ -61,7 +60,7 @@ class StorageEventFilterSet(filters.FilterSet):
 class SnapshotPolicyFilterSet(filters.FilterSet):
     dataset = filters.NumberFilter(field_name="dataset_id")
     pool = filters.NumberFilter(field_name="dataset__pool_id")
-    name = filters.CharFilter(lookup_expr="icontains")
+    name = _name()
 
     class Meta:
         model = SnapshotPolicy

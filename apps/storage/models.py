@@ -28,10 +28,24 @@ from .choices import (
 from .querysets import DatasetQuerySet, PoolQuerySet, SnapshotQuerySet, StorageEventQuerySet
 from .retention import DEFAULT_TEMPLATE, RetentionRule, validate_template
 
-__all__ = ["Dataset", "Pool", "Snapshot", "SnapshotPolicy", "StorageEvent", "Vdev"]
+__all__ = ["Dataset", "Named", "Pool", "Snapshot", "SnapshotPolicy", "StorageEvent", "Vdev"]
 
 
-class Pool(CalypsoModel):
+class Named:
+    """Storage objects show their name; below the pool a name is a path (Btrfs: relative to the top level)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def relative_path(self) -> str:
+        """Btrfs: the subvolume path below the top level ("" for the top level itself)."""
+        return self.name.partition("/")[2]
+
+
+class Pool(Named, CalypsoModel):
     backend = models.CharField(max_length=8, choices=Backend.choices, default=Backend.ZFS)
     name = models.CharField(max_length=255)
     guid = models.CharField(max_length=64, blank=True)
@@ -75,15 +89,12 @@ class Pool(CalypsoModel):
             ("maintain_pool", "Can offline, online, replace, detach and add pool devices"),
         ]
 
-    def __str__(self) -> str:
-        return self.name
-
     @property
     def lock_key(self) -> str:
         return f"pool:{self.name}"
 
 
-class Vdev(models.Model):
+class Vdev(Named, models.Model):
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="vdevs")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     name = models.CharField(max_length=1024)
@@ -99,11 +110,8 @@ class Vdev(models.Model):
     class Meta:
         ordering = ("pool", "position")
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Dataset(CalypsoModel):
+class Dataset(Named, CalypsoModel):
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=1024)
     kind = models.CharField(max_length=16, choices=DatasetKind.choices, default=DatasetKind.FILESYSTEM)
@@ -122,19 +130,11 @@ class Dataset(CalypsoModel):
         ordering = ("name",)
         constraints = [models.UniqueConstraint(fields=["pool", "name"], name="storage_dataset_unique_name")]
 
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def relative_path(self) -> str:
-        """Btrfs: the subvolume path below the top level ("" for the top level itself)."""
-        return self.name.partition("/")[2]
-
     def prop(self, name: str, default: str = "") -> str:
         return (self.properties.get(name) or {}).get("value", default)
 
 
-class Snapshot(CalypsoModel):
+class Snapshot(Named, CalypsoModel):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="snapshots")
     name = models.CharField(max_length=1024)
     short_name = models.CharField(max_length=255, db_index=True)
@@ -158,12 +158,6 @@ class Snapshot(CalypsoModel):
             ("clone_snapshot", "Can clone a snapshot"),
         ]
 
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def relative_path(self) -> str:
-        return self.name.partition("/")[2]
 
 
 class StorageEvent(CalypsoModel):
@@ -192,7 +186,7 @@ def validate_naming_template(value: str) -> None:
         raise ValidationError(str(exc), code="invalid_template") from exc
 
 
-class SnapshotPolicy(CalypsoModel):
+class SnapshotPolicy(Named, CalypsoModel):
     """Scheduled snapshots of a dataset (or its subtree) with per-frequency retention, as sanoid does."""
 
     name = models.CharField(max_length=100, unique=True)
@@ -223,9 +217,6 @@ class SnapshotPolicy(CalypsoModel):
         ordering = ("name",)
         verbose_name_plural = "snapshot policies"
         permissions = [("run_snapshotpolicy", "Can run a snapshot policy now")]
-
-    def __str__(self) -> str:
-        return self.name
 
     @property
     def lock_key(self) -> str:

@@ -10,31 +10,15 @@ __all__ = ["DatasetQuerySet", "PoolQuerySet", "SnapshotQuerySet", "StorageEventQ
 
 
 class PoolQuerySet(RestrictedQuerySet):
-    def present(self):
-        return self.filter(gone=False)
-
-    def healthy(self):
-        return self.present().filter(health="ONLINE")
-
-    def zfs(self):
-        return self.filter(backend="zfs")
-
     def btrfs(self):
         return self.filter(backend="btrfs")
 
 
 class DatasetQuerySet(RestrictedQuerySet):
-    def present(self):
-        return self.filter(gone=False)
-
-    def of_pool(self, pool):
-        return self.filter(pool=pool)
+    pass
 
 
 class SnapshotQuerySet(RestrictedQuerySet):
-    def of_dataset(self, dataset):
-        return self.filter(dataset=dataset)
-
     def newer_than(self, snapshot):
         """Snapshots of the same dataset taken after ``snapshot``."""
         qs = self.filter(dataset_id=snapshot.dataset_id).exclude(pk=snapshot.pk)
@@ -45,5 +29,4 @@ class SnapshotQuerySet(RestrictedQuerySet):
 
 
 class StorageEventQuerySet(RestrictedQuerySet):
-    def unacknowledged(self):
-        return self.filter(acknowledged=False)
+    pass

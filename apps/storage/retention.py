@@ -18,6 +18,7 @@ __all__ = [
     "ExistingSnapshot",
     "Frequency",
     "PlannedSnapshot",
+    "Protected",
     "PrunePlan",
     "RetentionRule",
     "dry_run",
@@ -38,6 +39,8 @@ _DIRECTIVES = {"Y": r"\d{4}", "m": r"\d{2}", "d": r"\d{2}", "H": r"\d{2}", "M": 
 _REQUIRED_DIRECTIVES = "YmdHM"
 _MINUTES_PER_DAY = 24 * 60
 _PROTECTED_REASON = "protected (still needed, e.g. as a replication base)"
+# Snapshot names pruning must keep: a collection, or a mapping of name -> why.
+Protected = Collection[str] | Mapping[str, str]
 
 
 class Frequency(StrEnum):
@@ -317,7 +320,7 @@ def due_snapshots(
     return planned
 
 
-def _protection_reasons(protected: Collection[str] | Mapping[str, str]) -> dict[str, str]:
+def _protection_reasons(protected: Protected) -> dict[str, str]:
     """Name -> reason for caller-protected snapshots (a mapping may supply its own reasons)."""
     if isinstance(protected, Mapping):
         return {name: reason or _PROTECTED_REASON for name, reason in protected.items()}
@@ -336,13 +339,8 @@ def _why_kept(snapshot: ExistingSnapshot, reasons: Mapping[str, str], now: datet
     return "; ".join(why)
 
 
-def prune_plan(
-    rule: RetentionRule,
-    template: str,
-    existing: Iterable[ExistingSnapshot],
-    now: datetime,
-    protected: Collection[str] | Mapping[str, str] = frozenset(),
-) -> PrunePlan:
+def prune_plan(rule: RetentionRule, template: str, existing: Iterable[ExistingSnapshot], now: datetime,
+               protected: Protected = frozenset()) -> PrunePlan:
     """Policy snapshots beyond the newest N of each frequency, except held or protected ones."""
     now = _utc(now)
     reasons = _protection_reasons(protected)
@@ -365,13 +363,8 @@ def _after_creating(
     return [*existing, *(ExistingSnapshot(p.short_name, now) for p in planned)]
 
 
-def dry_run(
-    rule: RetentionRule,
-    template: str,
-    existing: Iterable[ExistingSnapshot],
-    now: datetime,
-    protected: Collection[str] | Mapping[str, str] = frozenset(),
-) -> DryRun:
+def dry_run(rule: RetentionRule, template: str, existing: Iterable[ExistingSnapshot], now: datetime,
+            protected: Protected = frozenset()) -> DryRun:
     """What a run would do at `now`: take due snapshots, then prune (counting the new ones)."""
     now = _utc(now)
     planned = due_snapshots(rule, template, existing := list(existing), now)

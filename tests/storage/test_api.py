@@ -374,3 +374,16 @@ def test_inputs_cannot_name_objects_the_user_may_not_use(tank, make_user, client
     _error(client.delete(f"{BASE}/snapshots/{theirs.pk}/?confirm={theirs.name}"), 404)
     _error(client.post(f"{BASE}/snapshots/bulk-delete/", {"ids": [theirs.pk], "confirm": "1"}), 403)
     assert Snapshot.objects.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.django_db
+def test_snapshot_list_row_matches_drf_fields(tank, viewer_user, client_for):
+    from rest_framework import serializers as drf
+
+    from apps.storage.api.serializers import SnapshotSerializer
+
+    snap = Snapshot.objects.select_related("dataset").get(name="zrectank/data@s1")
+    reference = drf.ModelSerializer.to_representation(SnapshotSerializer(snap), snap)
+    assert SnapshotSerializer(snap).data == dict(reference)
+    listed = client_for(viewer_user).get(f"{BASE}/snapshots/", {"name": "data@s1"}).json()["results"]
+    assert listed == [dict(reference)]  # the list reads only the columns it shows, and shows the same

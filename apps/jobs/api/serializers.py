@@ -1,14 +1,12 @@
+from functools import cached_property
+
+from django.utils import timezone
 from rest_framework import serializers
 
+from apps.core.serializers import iso_datetime
 from apps.jobs.models import Job, JobLogEntry
 
 __all__ = ["JobDetailSerializer", "JobLogEntrySerializer", "JobSerializer"]
-
-_datetime_field = serializers.DateTimeField()
-
-
-def _iso(value):
-    return None if value is None else _datetime_field.to_representation(value)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -22,6 +20,14 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ("id", "kind", "state", "progress", "step", "target_type", "target_id", "target_label", "user",
                   "source", "error", "created", "started", "finished", "lock_key", "cancel_requested", "retry_of")
         read_only_fields = fields
+        # The columns a list reads (the viewset narrows its query to them): keep in step with the row below.
+        only = ("id", "kind", "state", "progress", "step", "target_type__app_label", "target_type__model",
+                "target_id", "target_label", "user__username", "source", "error", "created", "started", "finished",
+                "lock_key", "cancel_requested", "retry_of")
+
+    @cached_property
+    def timezone(self):
+        return timezone.get_current_timezone()  # once per page, not once per value
 
     def get_target_type(self, obj) -> str | None:
         ct = obj.target_type
@@ -31,13 +37,15 @@ class JobSerializer(serializers.ModelSerializer):
         """The list row built directly: 5x cheaper than DRF's per-field machinery on 50-row pages."""
         if type(self) is not JobSerializer:
             return super().to_representation(obj)
-        iso = _iso
+        tz = self.timezone
         return {
             "id": obj.pk, "kind": obj.kind, "state": obj.state, "progress": obj.progress, "step": obj.step,
-            "target_type": self.get_target_type(obj), "target_id": None if obj.target_id is None else str(obj.target_id), "target_label": obj.target_label,
+            "target_type": self.get_target_type(obj),
+            "target_id": None if obj.target_id is None else str(obj.target_id), "target_label": obj.target_label,
             "user": obj.user.username if obj.user_id else None, "source": obj.source, "error": obj.error,
-            "created": iso(obj.created), "started": iso(obj.started), "finished": iso(obj.finished),
-            "lock_key": obj.lock_key, "cancel_requested": obj.cancel_requested, "retry_of": obj.retry_of_id,
+            "created": iso_datetime(obj.created, tz), "started": iso_datetime(obj.started, tz),
+            "finished": iso_datetime(obj.finished, tz), "lock_key": obj.lock_key,
+            "cancel_requested": obj.cancel_requested, "retry_of": obj.retry_of_id,
         }
 
 

@@ -16,7 +16,7 @@ from apps.core.admin import CalypsoModelAdmin, badge
 from ..choices import DATASET_KIND_COLORS
 from ..models import Dataset, Snapshot
 from ..operations import DATASET, SNAPSHOT
-from .common import size
+from .common import size_column
 
 __all__ = ["DatasetAdmin"]
 
@@ -50,13 +50,8 @@ class DatasetAdmin(CalypsoModelAdmin):
     def kind_badge(self, obj):
         return badge(obj.get_kind_display(), DATASET_KIND_COLORS.get(obj.kind, "grey"))
 
-    @admin.display(description=_("used"), ordering="used_bytes")
-    def used(self, obj):
-        return size(obj.used_bytes)
-
-    @admin.display(description=_("available"), ordering="available_bytes")
-    def available(self, obj):
-        return size(obj.available_bytes)
+    used = size_column("used_bytes", _("used"))
+    available = size_column("available_bytes", _("available"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ds = self.get_object(request, object_id)

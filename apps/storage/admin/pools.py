@@ -22,7 +22,7 @@ from ..backends import capabilities
 from ..choices import EVENT_SEVERITY_COLORS, POOL_HEALTH_COLORS, SCAN_STATE_COLORS, VDEV_STATE_COLORS
 from ..models import Pool, StorageEvent, Vdev
 from ..operations import EVENT, POOL
-from .common import capacity_bar, size
+from .common import capacity_bar, size_column
 
 __all__ = ["PoolAdmin", "StorageEventAdmin", "vdev_tree"]
 
@@ -95,17 +95,9 @@ class PoolAdmin(CalypsoModelAdmin):
     def capacity(self, obj):
         return capacity_bar(obj.capacity_percent)
 
-    @admin.display(description=_("size"), ordering="size_bytes")
-    def size(self, obj):
-        return size(obj.size_bytes)
-
-    @admin.display(description=_("allocated"), ordering="allocated_bytes")
-    def allocated(self, obj):
-        return size(obj.allocated_bytes)
-
-    @admin.display(description=_("free"))
-    def free(self, obj):
-        return size(obj.free_bytes)
+    size = size_column("size_bytes", _("size"))
+    allocated = size_column("allocated_bytes", _("allocated"))
+    free = size_column("free_bytes", _("free"))
 
     def offered(self, request, obj=None) -> list[dict]:
         # Device operations are buttons on each device of the tree, not page links.

@@ -18,7 +18,7 @@ from apps.core.forms import LinesField
 from .. import policies
 from ..models import Dataset, Snapshot, SnapshotPolicy
 from ..operations import POLICY, SNAPSHOT
-from .common import size
+from .common import size_column
 
 __all__ = ["SnapshotAdmin", "SnapshotAgeFilter", "SnapshotPolicyAdmin"]
 
@@ -47,9 +47,7 @@ class SnapshotAdmin(CalypsoModelAdmin):
     operations = SNAPSHOT
     row_operations = True
 
-    @admin.display(description=_("used"), ordering="used_bytes")
-    def used(self, obj):
-        return size(obj.used_bytes)
+    used = size_column("used_bytes", _("used"))
 
     def operation_context(self, request, op, obj) -> dict:
         if op.name != "rollback":
@@ -63,7 +61,7 @@ class SnapshotPolicyForm(forms.ModelForm):
 
     class Meta:
         model = SnapshotPolicy
-        fields = "__all__"
+        fields = policies.POLICIES.fields
 
 
 @admin.register(SnapshotPolicy)

@@ -1,6 +1,9 @@
+from functools import cached_property
+
+from django.utils import timezone
 from rest_framework import serializers
 
-from apps.core.serializers import RestrictedRelatedField
+from apps.core.serializers import RestrictedRelatedField, iso_datetime
 from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent, Vdev
 
 __all__ = [
@@ -53,7 +56,8 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
-    """Lean: one row costs no extra query (dataset and pool come from select_related)."""
+    """Lean: a row costs no extra query (dataset from select_related) and is built directly, several times
+    cheaper than DRF's per-field work on 50-row pages of a big table."""
 
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
     pool = serializers.IntegerField(source="dataset.pool_id", read_only=True)
@@ -63,6 +67,19 @@ class SnapshotSerializer(serializers.ModelSerializer):
         fields = ("id", "dataset", "dataset_name", "pool", "name", "short_name", "created_at", "used_bytes",
                   "referenced_bytes", "holds")
         read_only_fields = fields
+        # The columns a list reads (the viewset narrows its query to them): keep in step with the row below.
+        only = ("id", "dataset__name", "dataset__pool_id", "name", "short_name", "created_at", "used_bytes",
+                "referenced_bytes", "holds")
+
+    @cached_property
+    def timezone(self):
+        return timezone.get_current_timezone()  # once per page, not once per value
+
+    def to_representation(self, obj) -> dict:
+        return {"id": obj.pk, "dataset": obj.dataset_id, "dataset_name": obj.dataset.name,
+                "pool": obj.dataset.pool_id, "name": obj.name, "short_name": obj.short_name,
+                "created_at": iso_datetime(obj.created_at, self.timezone), "used_bytes": obj.used_bytes,
+                "referenced_bytes": obj.referenced_bytes, "holds": obj.holds}
 
 
 class StorageEventSerializer(serializers.ModelSerializer):

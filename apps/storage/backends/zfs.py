@@ -69,6 +69,14 @@ def _props(flag: str, props: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
+def _subtree(root: str | None) -> tuple[list[str], list[str]]:
+    """(``-r``, the root) to list one subtree, checked; ([], []) to list everything."""
+    if root is None:
+        return [], []
+    _names(root)
+    return ["-r"], [root]
+
+
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -198,20 +206,10 @@ class ZfsBackend:
             raise BackendError("no vdevs given")
         return args
 
-    def create_pool(
-        self,
-        name: str,
-        vdevs: Sequence[Spec],
-        *,
-        spares: Sequence[str] = (),
-        log: Sequence[Spec | str] = (),
-        cache: Sequence[str] = (),
-        special: Sequence[Spec | str] = (),
-        mountpoint: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        fs_properties: Mapping[str, Any] | None = None,
-        force: bool = False,
-    ) -> None:
+    def create_pool(self, name: str, vdevs: Sequence[Spec], *, spares: Sequence[str] = (),
+                    log: Sequence[Spec | str] = (), cache: Sequence[str] = (), special: Sequence[Spec | str] = (),
+                    mountpoint: str | None = None, properties: Mapping[str, Any] | None = None,
+                    fs_properties: Mapping[str, Any] | None = None, force: bool = False) -> None:
         """Create a pool from layout specs ({"type": "mirror", "devices": [...]}) and extra classes."""
         _names(name)
         argv = ["zpool", "create", *(["-f"] if force else [])]
@@ -221,17 +219,8 @@ class ZfsBackend:
         argv += [*_props("-o", properties), *_props("-O", fs_properties), name]
         self._call([*argv, *self._layout(vdevs, spares, log, cache, special)], timeout=300)
 
-    def add_vdevs(
-        self,
-        name: str,
-        vdevs: Sequence[Spec],
-        *,
-        spares: Sequence[str] = (),
-        log: Sequence[Spec | str] = (),
-        cache: Sequence[str] = (),
-        special: Sequence[Spec | str] = (),
-        force: bool = False,
-    ) -> None:
+    def add_vdevs(self, name: str, vdevs: Sequence[Spec], *, spares: Sequence[str] = (), log: Sequence[Spec | str] = (),
+                  cache: Sequence[str] = (), special: Sequence[Spec | str] = (), force: bool = False) -> None:
         """Grow a pool with more vdevs, spares, log, cache or special devices."""
         _names(name)
         layout = self._layout(vdevs, spares, log, cache, special)
@@ -313,10 +302,7 @@ class ZfsBackend:
     # ------------------------------------------------------------ datasets
     def list_datasets(self, root: str | None = None) -> list[DatasetInfo]:
         """Filesystems and volumes (under root) with the useful and all user properties, with sources."""
-        if root is not None:
-            _names(root)
-        rec = ["-r"] if root else []
-        tail = [root] if root else []
+        rec, tail = _subtree(root)
         if self.is_openzfs:
             argv = ["zfs", "get", "-H", "-p", "-t", "filesystem,volume", "-o", GET_COLUMNS, *rec, "all", *tail]
             return datasets_from_properties(parse_zfs_get(self._call(argv, timeout=LIST_TIMEOUT).stdout))
@@ -386,11 +372,17 @@ class ZfsBackend:
         self._call_retrying_busy(["zfs", "destroy", *(["-r"] if recursive else []), name])
 
     # ------------------------------------------------------------ snapshots
+    def create_snapshot(
+        self, dataset: str, short_name: str, recursive: bool = False, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """Snapshot a dataset (and its descendants, atomically, when recursive)."""
+        _names(dataset, f"{dataset}@{short_name}")
+        rec = ["-r"] if recursive else []
+        self._call(["zfs", "snapshot", *rec, *_props("-o", properties), f"{dataset}@{short_name}"])
+
     def list_snapshots(self, root: str | None = None) -> list[SnapshotInfo]:
         """Every snapshot (under root) with creation, sizes, guid and holds, in one listing command."""
-        if root is not None:
-            _names(root)
-        rec, tail = (["-r"], [root]) if root else ([], [])
+        rec, tail = _subtree(root)
         if self.is_openzfs:
             cols = ("name", *SNAPSHOT_PROPERTIES)
             argv = ["zfs", "list", "-H", "-p", "-t", "snapshot", "-o", ",".join(cols), *rec, *tail]
@@ -406,14 +398,6 @@ class ZfsBackend:
         for chunk in _chunks(held, self.holds_batch):
             tags.update(parse_zfs_holds(self._call(["zfs", "holds", "-H", *chunk]).stdout))
         return [replace(s, holds=tags[s.name]) if s.name in tags else s for s in snaps]
-
-    def create_snapshot(
-        self, dataset: str, short_name: str, recursive: bool = False, properties: Mapping[str, Any] | None = None
-    ) -> None:
-        """Snapshot a dataset (and its descendants, atomically, when recursive)."""
-        _names(dataset, f"{dataset}@{short_name}")
-        rec = ["-r"] if recursive else []
-        self._call(["zfs", "snapshot", *rec, *_props("-o", properties), f"{dataset}@{short_name}"])
 
     def create_snapshots(self, names: Sequence[str]) -> None:
         """Take several snapshots at once (atomic on OpenZFS; zfs-fuse: one by one, undone on failure)."""

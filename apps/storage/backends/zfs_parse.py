@@ -376,24 +376,20 @@ def parse_zpool_list(text: str, columns: Sequence[str]) -> list[PoolInfo]:
 # ---------------------------------------------------------------- zfs get / list
 @parser
 def parse_zfs_get(text: str) -> dict[str, dict[str, PropertyValue]]:
-    """`zfs get -H -p -o name,property,value,source` -> {dataset: {property: PropertyValue}}."""
+    """`zfs get -H -p -o name,property,value[,source]` -> {dataset: {property: PropertyValue}} (source ""
+    when the listing has no source column)."""
     out: dict[str, dict[str, PropertyValue]] = {}
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) == 4:
-            out.setdefault(parts[0], {})[parts[1]] = PropertyValue(parts[2], parts[3])
+        if len(parts) in (3, 4):
+            out.setdefault(parts[0], {})[parts[1]] = PropertyValue(parts[2], parts[3] if len(parts) == 4 else "")
     return out
 
 
 @parser
 def parse_zfs_get_values(text: str) -> dict[str, dict[str, str]]:
     """`zfs get -H -p -o name,property,value` -> {dataset: {property: value}}."""
-    out: dict[str, dict[str, str]] = {}
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3:
-            out.setdefault(parts[0], {})[parts[1]] = parts[2]
-    return out
+    return {name: {prop: v.value for prop, v in props.items()} for name, props in parse_zfs_get(text).items()}
 
 
 def _wanted(prop: str) -> bool:

@@ -8,7 +8,7 @@ and refresh the rows they touched. A host tool's refusal surfaces as ``BackendEr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,6 +27,7 @@ from apps.system import disks
 
 from .. import sync
 from ..backends import get_backend, get_btrfs_backend, get_zfs_backend
+from ..backends.base import PoolBackend
 from ..backends.pools import leaves
 from ..choices import Backend, PoolHealth
 from ..models import Pool, StorageEvent, Vdev
@@ -280,42 +281,38 @@ def _member(pool: Pool, name: str, field: str = "device") -> str:
     return name
 
 
+def _on_member(pool: Pool, device: str, runner: Runner | None, act: Callable[[PoolBackend, str], None]) -> Pool:
+    """Check ``device`` is a device of ``pool``, act on it, then re-read the pool's status."""
+    require_present(pool)
+    runner = runner or get_runner()
+    act(get_backend(pool, runner), _member(pool, device))
+    return _refresh(pool, runner)
+
+
 def offline_member(pool: Pool, device: str, *, temporary: bool = False, actor=None,
                    runner: Runner | None = None) -> Pool:
     """Take a member device offline; the pool runs DEGRADED on its redundancy."""
-    require_present(pool)
-    runner = runner or get_runner()
-    get_backend(pool, runner).offline(_member(pool, device), temporary=temporary)
-    return _refresh(pool, runner)
+    return _on_member(pool, device, runner, lambda backend, dev: backend.offline(dev, temporary=temporary))
 
 
 def online_member(pool: Pool, device: str, *, actor=None, runner: Runner | None = None) -> Pool:
     """Bring a member back online; ZFS resilvers what it missed."""
-    require_present(pool)
-    runner = runner or get_runner()
-    get_backend(pool, runner).online(_member(pool, device))
-    return _refresh(pool, runner)
+    return _on_member(pool, device, runner, lambda backend, dev: backend.online(dev))
 
 
 def replace_member(pool: Pool, device: str, new_device: str | None = None, *, actor=None,
                    runner: Runner | None = None) -> Pool:
     """Replace a member by a new device (resilver starts at once); refuses a new device in use."""
-    require_present(pool)
-    runner = runner or get_runner()
-    _member(pool, device)
     if new_device:
+        _member(pool, device)
         check_device(new_device, "new_device")
-        _refuse_disks_in_use(runner, {new_device: "new_device"})
-    get_backend(pool, runner).replace(device, new_device or None)
-    return _refresh(pool, runner)
+        _refuse_disks_in_use(runner or get_runner(), {new_device: "new_device"})
+    return _on_member(pool, device, runner, lambda backend, dev: backend.replace(dev, new_device or None))
 
 
 def detach_member(pool: Pool, device: str, *, actor=None, runner: Runner | None = None) -> Pool:
     """Detach a device from a mirror (or an in-use spare)."""
-    require_present(pool)
-    runner = runner or get_runner()
-    get_backend(pool, runner).detach(_member(pool, device))
-    return _refresh(pool, runner)
+    return _on_member(pool, device, runner, lambda backend, dev: backend.detach(dev))
 
 
 def export_pool(pool: Pool, *, force: bool = False, actor=None, runner: Runner | None = None) -> Pool:
