@@ -262,6 +262,19 @@ def _api_client(key: str):
     return client
 
 
+def prepare_database():
+    """Migrate and empty the benchmark database; an administrator, four operators and the admin's token."""
+    from django.core.management import call_command
+
+    from apps.accounts.models import ApiToken, User
+
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("flush", verbosity=0, interactive=False)
+    admin = User.objects.create_superuser("bench-admin", "bench@example.com", "correct horse battery")
+    users = [admin] + [User.objects.create_user(f"operator{i}", password="correct horse battery") for i in range(4)]
+    return admin, users, ApiToken.issue(admin, "benchmark")[1]
+
+
 def _terminate(signum, frame):  # SIGTERM ends the run through the finally blocks (servers stopped by PID)
     raise SystemExit(128 + signum)
 
@@ -275,16 +288,10 @@ def main() -> int:
     from django.conf import settings
     from django.core.management import call_command
 
-    from apps.accounts.models import ApiToken, User
     from apps.core.testing.live import LiveStack
 
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("flush", verbosity=0, interactive=False)
     try:
-        admin = User.objects.create_superuser("bench-admin", "bench@example.com", "correct horse battery")
-        users = [admin] + [User.objects.create_user(f"operator{i}", password="correct horse battery")
-                           for i in range(4)]
-        key = ApiToken.issue(admin, "benchmark")[1]
+        admin, users, key = prepare_database()
         client = _api_client(key)
 
         started = time.monotonic()

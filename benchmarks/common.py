@@ -25,11 +25,12 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks import the project's own helpers (apps.core.testing.live)
+    sys.path.insert(0, str(ROOT))
 
 
 def setup_environment(tag: str | None = None) -> None:
     """Django settings for a benchmark: its own database, data folder and (with ``tag``) Redis names."""
-    sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "calypso.settings"
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/calypso_bench")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -153,17 +153,11 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from apps.accounts.models import ApiToken, User
     from apps.jobs.api.views import JobViewSet
     from apps.storage.api.views import SnapshotViewSet
 
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("flush", verbosity=0, interactive=False)
     try:
-        admin = User.objects.create_superuser("bench-admin", "bench@example.com", "correct horse battery")
-        users = [admin] + [User.objects.create_user(f"operator{i}", password="correct horse battery")
-                           for i in range(4)]
-        key = ApiToken.issue(admin, "benchmark")[1]
+        admin, users, key = bench.prepare_database()
         started = time.monotonic()
         bench.fill(bench.JOBS, users)
         bench.fill_snapshots(bench.SNAPSHOTS)

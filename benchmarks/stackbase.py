@@ -23,6 +23,10 @@ import sys
 import time
 from pathlib import Path
 
+import common  # noqa: F401 - puts the checkout on sys.path for the import below
+
+from apps.core.testing.live import Managed
+
 __all__ = ["BareServer", "StackbaseMissing", "bare_db_name", "locate_stackbase"]
 
 # What the benchmark's environment holds for Calypso and must not leak into the bare app.
@@ -58,7 +62,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class BareServer:
+class BareServer(Managed):
     """One stackbase database (seeded to ``rows`` items) and the uvicorn that serves it.
 
     ``prepare()`` creates, migrates and seeds the database (idempotent: seed does nothing when the row
@@ -184,13 +188,3 @@ class BareServer:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> BareServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

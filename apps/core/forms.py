@@ -140,6 +140,8 @@ class OperationForm(forms.Form):
             default = sfield.initial if sfield.default is serializers.empty else sfield.default
             if name not in defaults and default not in (None, serializers.empty, "", [], {}):
                 self.initial[name] = default() if callable(default) else default
+            if name == "confirm" and op.destructive and obj is not None:
+                field.label = _("Type %(name)s to confirm") % {"name": op.confirm(obj)}
             self.fields[name] = field
 
     def _payload(self) -> dict:

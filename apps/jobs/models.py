@@ -45,7 +45,8 @@ class JobQuerySet(RestrictedQuerySet):
 
 
 class Job(models.Model):
-    kind = models.CharField(max_length=64, db_index=True, help_text=_("Dotted operation name, e.g. storage.scrub."))
+    kind = models.CharField(max_length=64, db_index=True,
+                            help_text=_("app.model.verb, e.g. storage.pool.scrub (the operation that queued it)."))
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)
     step = models.CharField(max_length=255, blank=True)

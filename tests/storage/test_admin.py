@@ -325,7 +325,7 @@ def test_add_vdevs_plans_vdevs_and_queues_job(tank, admin_browser, replay):
 @pytest.mark.django_db
 def test_destroy_pool_needs_the_typed_name(tank, admin_browser, replay):
     page = admin_browser.get(f"{POOLS}{tank.pk}/delete/").content.decode()
-    assert "calypso-danger" in page and 'name="confirm"' in page and "Type the name to confirm" in page
+    assert "calypso-danger" in page and 'name="confirm"' in page and "Type zrectank to confirm" in page
     assert "Every dataset, volume and snapshot of the pool is lost for good." in page
     for wrong in ("zrectan", ""):
         bad = admin_browser.post(f"{POOLS}{tank.pk}/delete/", {"confirm": wrong})

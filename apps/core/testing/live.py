@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Self
 
-__all__ = ["LiveStack", "LiveStackError", "free_port"]
+__all__ = ["LiveStack", "LiveStackError", "Managed", "free_port"]
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 
@@ -28,13 +28,34 @@ class LiveStackError(RuntimeError):
     """A process of the stack did not start; the message ends with the tail of its log."""
 
 
+class Managed:
+    """``with thing:`` starts it and always stops it, also when starting fails halfway."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-class LiveStack:
+class LiveStack(Managed):
     """``with LiveStack(env, queue=...) as stack:`` serves ``stack.base_url`` and runs jobs from ``queue``."""
 
     def __init__(self, env: Mapping[str, str], *, queue: str, include: Sequence[str] = (),
@@ -51,17 +72,9 @@ class LiveStack:
         self._procs: list[tuple[subprocess.Popen, IO[bytes]]] = []
         self._celery = None
 
-    def __enter__(self) -> Self:
-        try:
-            self.start_server()
-            self.start_worker()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def start(self) -> None:
+        self.start_server()
+        self.start_worker()
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
