@@ -22,7 +22,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from .errors import BackendError, ServiceError
 from .forms import OperationForm
 from .operations import Operation, Operations, result_type
-from .permissions import allowed, perm_name, restrict
+from .permissions import perm_name, restrict
 
 __all__ = ["COLORS", "CalypsoModelAdmin", "badge"]
 
@@ -236,7 +236,8 @@ class CalypsoModelAdmin(GuardedModelAdmin):
             saved = op.run(actor=request.user, obj=type(obj).objects.get(pk=obj.pk), data=fields)
         else:
             saved = op.run(actor=request.user, data={k: v for k, v in form.cleaned_data.items()
-                                                     if k in {f.name for f in obj._meta.fields}})
+                                                     if k in {f.name for f in (*obj._meta.fields,
+                                                                               *obj._meta.many_to_many)}})
         obj.pk, obj._state.adding = saved.pk, False
 
     def delete_model(self, request, obj):
@@ -244,5 +245,5 @@ class CalypsoModelAdmin(GuardedModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            if allowed(request.user, self.operations["delete"].perm, obj):
+            if self.operations["delete"].allowed(request.user, obj):
                 self.delete_model(request, obj)

@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import BackendError, ServiceError
+from .errors import BackendError, ServiceError, errors_text, field_errors
 from .operations import Operation, Operations, result_type, result_types
 from .pagination import CalypsoCursorPagination
 from .permissions import AUTHENTICATED, restrict
@@ -34,28 +34,6 @@ def error_body(status_code: int, code: str, message: str, fields: dict | None = 
         body["fields"] = fields
     body.update(extra)
     return {"error": body}
-
-
-def _flatten(detail, prefix: str = "") -> dict:
-    """DRF's nested error detail as ``{"field": [...], "vdevs.0.devices": [...]}``."""
-    if isinstance(detail, dict):
-        out = {}
-        for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name) if isinstance(value, (dict, list)) and _nested(value)
-                       else {name: [str(x) for x in (value if isinstance(value, list) else [value])]})
-        return out
-    if isinstance(detail, list) and _nested(detail):
-        out = {}
-        for i, value in enumerate(detail):
-            out.update(_flatten(value, f"{prefix}.{i}" if prefix else str(i)))
-        return out
-    return {prefix or "non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
-
-
-def _nested(value) -> bool:
-    items = value.values() if isinstance(value, dict) else value
-    return any(isinstance(v, (dict, list)) and v for v in items) or isinstance(value, dict)
 
 
 def exception_handler(exc, context):
@@ -77,8 +55,8 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
-        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+        fields = field_errors(exc.detail)
+        message = errors_text(fields)
         response.data = error_body(response.status_code, "invalid", message, fields)
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)

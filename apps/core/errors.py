@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 
 from .runner import CommandError
 
-__all__ = ["BackendError", "ParseError", "ServiceError", "Unsupported", "parser"]
+__all__ = ["BackendError", "ParseError", "ServiceError", "Unsupported", "errors_text", "field_errors", "parser"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,6 +65,34 @@ class ParseError(BackendError):
 
     code = "unreadable_output"
     status_code = 502
+
+
+def field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's (nested) error detail as ``{"field": [...], "vdevs.0.devices": [...]}``: the API's ``fields``,
+    the admin form's field errors and the audit message all read it this way."""
+    if isinstance(detail, dict):
+        out = {}
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(field_errors(value, name) if isinstance(value, (dict, list)) and _nested(value)
+                       else {name: [str(x) for x in (value if isinstance(value, list) else [value])]})
+        return out
+    if isinstance(detail, list) and _nested(detail):
+        out = {}
+        for i, value in enumerate(detail):
+            out.update(field_errors(value, f"{prefix}.{i}" if prefix else str(i)))
+        return out
+    return {prefix or "non_field_errors": [str(x) for x in (detail if isinstance(detail, list) else [detail])]}
+
+
+def _nested(value) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, (dict, list)) and v for v in items) or isinstance(value, dict)
+
+
+def errors_text(fields: dict[str, list[str]]) -> str:
+    """``field: message; other: message`` for one line of text."""
+    return "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
 
 
 def parser(func: Callable[P, R]) -> Callable[P, R]:

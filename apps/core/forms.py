@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import relations, serializers
 
-from .errors import BackendError, ServiceError
+from .errors import BackendError, ServiceError, field_errors
 
 __all__ = ["KeyValueField", "LinesField", "OperationForm", "SuggestedListField", "lines"]
 
@@ -168,8 +168,9 @@ class OperationForm(forms.Form):
             self.validated_data = serializer.validated_data
         else:
             self.op.refused(getattr(self.request, "user", None), self.obj, serializer.errors)
-            for field, messages in serializer.errors.items():
-                self._add(field, " ".join(_messages(messages)))
+            for key, messages in field_errors(serializer.errors).items():
+                field, __, inner = key.partition(".")  # an item's error goes on its list, naming the item
+                self._add(field, f"{inner}: {' '.join(messages)}" if inner else " ".join(messages))
         return self.cleaned_data
 
     def add_service_error(self, exc: Exception) -> None:
@@ -192,10 +193,3 @@ class OperationForm(forms.Form):
         else:
             self.add_error(None, f"{field}: {message}" if field and field != "non_field_errors" else message)
 
-
-def _messages(errors) -> list[str]:
-    if isinstance(errors, dict):
-        return [f"{k}: {m}" for k, v in errors.items() for m in _messages(v)]
-    if isinstance(errors, list):
-        return [m for e in errors for m in _messages(e)]
-    return [str(errors)]

@@ -23,11 +23,13 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .changes import snapshot
+from .errors import errors_text, field_errors
 from .permissions import AUTHENTICATED, allowed, perm_name
 
 __all__ = [
@@ -177,19 +179,12 @@ class Operation:
 
     def refused(self, actor, obj: Any, errors: dict) -> None:
         """Announce an input refused before the service ran (the API's or the form's 400)."""
-        from django.core.exceptions import ValidationError
-
-        self._announce(actor, obj, {}, time.monotonic(), {}, error=ValidationError(_flat_errors(errors)))
+        self._announce(actor, obj, {}, time.monotonic(), {}, error=ValidationError(errors_text(field_errors(errors))))
 
     def _announce(self, actor, obj, data, started, before, *, result=None, error=None) -> None:
         if self.mutates:
             operation_performed.send(sender=self, actor=actor, obj=obj, data=data, result=result, error=error,
                                      before=before, duration_ms=round((time.monotonic() - started) * 1000, 3))
-
-
-def _flat_errors(errors: dict) -> str:
-    return "; ".join(f"{field}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                     for field, msgs in errors.items())
 
 
 def _validate_confirm(self, value: str) -> str:
