@@ -195,11 +195,12 @@ class CalypsoModelAdmin(GuardedModelAdmin):
     def run_bulk(self, request, op: Operation, queryset):
         """Run ``op`` on each selected object the user may; a destructive one first shows what goes and asks
         for the count typed back. Each refusal is reported and the others still run."""
-        objects = [o for o in queryset if op.available(o)]
-        skipped = [str(o) for o in queryset if not op.available(o)]
+        objects, skipped = [], []
+        for obj in queryset:
+            (objects if op.available(obj) else skipped).append(obj)
         if skipped:
             self.message_user(request, _("%(op)s does not apply to: %(names)s.") % {
-                "op": op.title, "names": ", ".join(skipped)}, messages.WARNING)
+                "op": op.title, "names": ", ".join(map(str, skipped))}, messages.WARNING)
         if op.destructive and request.POST.get("confirm") != str(len(objects)):
             return TemplateResponse(request, "admin/calypso/bulk_confirm.html", {
                 **self.admin_site.each_context(request), "title": _("%(op)s %(n)s %(items)s?") % {
@@ -235,9 +236,8 @@ class CalypsoModelAdmin(GuardedModelAdmin):
             fields = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
             saved = op.run(actor=request.user, obj=type(obj).objects.get(pk=obj.pk), data=fields)
         else:
-            saved = op.run(actor=request.user, data={k: v for k, v in form.cleaned_data.items()
-                                                     if k in {f.name for f in (*obj._meta.fields,
-                                                                               *obj._meta.many_to_many)}})
+            names = {f.name for f in (*obj._meta.fields, *obj._meta.many_to_many)}
+            saved = op.run(actor=request.user, data={k: v for k, v in form.cleaned_data.items() if k in names})
         obj.pk, obj._state.adding = saved.pk, False
 
     def delete_model(self, request, obj):

@@ -151,8 +151,6 @@ class Operation:
 
     def allowed(self, user, obj: Any = None) -> bool:
         """Whether ``user`` may run this operation (on ``obj``): model permission or object grant."""
-        if self.perm is None:
-            return bool(user is not None and user.is_authenticated and user.is_active)
         return allowed(user, self.perm, obj)
 
     def serializer(self, obj: Any = None, *, data: Any = None, request: Any = None,

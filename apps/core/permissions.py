@@ -30,8 +30,11 @@ def _active(user) -> bool:
     return user is not None and user.is_authenticated and user.is_active
 
 
-def allowed(user, perm: str, obj=None) -> bool:
-    """``user`` holds ``perm`` for the model, or (with ``obj``) as a grant on that object."""
+def allowed(user, perm: str | None, obj=None) -> bool:
+    """``user`` holds ``perm`` for the model, or (with ``obj``) as a grant on that object; a self-service
+    permission (None or ``AUTHENTICATED``) only needs an active user."""
+    if perm in (None, AUTHENTICATED):
+        return _active(user)
     return _active(user) and (user.has_perm(perm) or (obj is not None and user.has_perm(perm, obj)))
 
 
@@ -70,5 +73,4 @@ class CalypsoObjectPermissions(permissions.BasePermission):
         return user.has_perm(perm) or perm.split(".")[1].startswith("view_") or bool(getattr(view, "detail", False))
 
     def has_object_permission(self, request, view, obj) -> bool:
-        perm = self._perm(request, view, type(obj))
-        return perm == AUTHENTICATED or allowed(request.user, perm, obj)
+        return allowed(request.user, self._perm(request, view, type(obj)), obj)

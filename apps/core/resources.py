@@ -67,7 +67,7 @@ class ResourceService(Generic[M]):
 
     def _save(self, obj: M, changed: set[str], related: dict[str, Any] | None = None) -> M:
         self.prepare(obj, changed)
-        obj.full_clean(exclude=[f for f in self._excluded_from_validation(obj, changed)])
+        obj.full_clean(exclude=self._excluded_from_validation(obj, changed))
         with transaction.atomic():
             obj.save()
             for name, value in (related or {}).items():
