@@ -242,6 +242,9 @@ def test_dataset_create_validates_before_running(tank, operator_user, client_for
     enum = _error(client.post(f"{BASE}/datasets/", {"pool": tank.pk, "name": "zrectank/x", "compression": "best"}),
                   400)
     assert "compression" in enum["fields"]
+    sized = _error(client.post(f"{BASE}/datasets/", {"pool": tank.pk, "name": "zrectank/x", "volsize": "10G"},
+                               format="json"), 400)
+    assert "apply" in sized["fields"]["volsize"][0]  # a filesystem has no size of its own: said, not dropped
     hidden = _error(client.post(f"{BASE}/datasets/", {"pool": 999999, "name": "zrectank/x"}), 400)
     assert "does not exist" in hidden["fields"]["pool"][0]
     assert replay.calls == [] and Dataset.objects.count() == 4

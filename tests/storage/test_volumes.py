@@ -114,6 +114,14 @@ def test_volume_properties_do_not_apply_to_filesystems(tank, operator_user, prop
 
 
 @pytest.mark.django_db
+def test_a_size_for_a_filesystem_is_refused_not_dropped(tank, operator_user):
+    runner = ReplayRunner()
+    with pytest.raises(ServiceError) as err:
+        services.create_dataset(tank, "tank/fs", volsize="10G", actor=operator_user, runner=runner)
+    assert err.value.field == "volsize" and err.value.status_code == 400 and runner.calls == []
+
+
+@pytest.mark.django_db
 def test_existing_volume_name_is_refused(vm1, tank, operator_user):
     runner = ReplayRunner()
     with pytest.raises(ServiceError) as err:

@@ -49,6 +49,8 @@ def create_dataset(pool: Pool, name: str, *, kind: str = DatasetKind.FILESYSTEM,
     volume = kind == DatasetKind.VOLUME
     props = clean_properties(properties or {}, kind=kind)
     size = None
+    if not volume and volsize not in (None, ""):
+        raise ServiceError("invalid", _("volsize does not apply to a %(k)s.") % {"k": kind}, field="volsize")
     if volume:
         volsize = props.pop("volsize", None) if volsize in (None, "") else volsize
         if volsize in (None, ""):
