@@ -57,8 +57,8 @@ SMALL = 100  # rows for the "queries at 100 rows" count
 PROGRESS_RUNS = 3
 P95_TARGET_MS = 30.0
 RATIO_TARGET = 1.3
-KINDS = [("storage.snapshot", 30), ("storage.scrub", 10), ("storage.replicate", 15), ("backup.run", 20),
-         ("shares.reload", 10), ("system.inventory", 10), ("tape.load", 5)]
+KINDS = [("storage.snapshot", 30), ("storage.pool.scrub", 10), ("storage.replicate", 15), ("backup.run", 20),
+         ("shares.reload", 10), ("system.hostinventory.collect", 10), ("tape.load", 5)]
 STATES = [("succeeded", 80), ("failed", 9), ("cancelled", 5), ("rolled_back", 3), ("running", 2), ("queued", 1)]
 TARGETS = ["tank", "tank/home", "tank/vm", "backup", "backup/offsite", "archive", "share:public", "lun:db01"]
 DATASETS = ["tank/home", "tank/vm", "tank/db", "tank/share"]
@@ -382,8 +382,8 @@ def report(urls, targets, http, queries_small, queries_big, bare, bare_missing, 
     print(f"\nJob events over /ws/jobs/ (publish in the worker -> received here), {lag['n']} events: "
           f"p50 {lag['p50']} ms, p95 {lag['p95']} ms, max {lag['max']} ms  "
           f"{'ok' if lag['p95'] < 100 else 'MISSED'} (p95 < 100 ms)")
-    print(f"Enqueue -> first event ({first['n']} jobs: 1 system.inventory, {PROGRESS_RUNS} bench.progress): "
-          f"p50 {first['p50']} ms, max {first['max']} ms")
+    print(f"Enqueue -> first event ({first['n']} jobs: 1 system.hostinventory.collect, "
+          f"{PROGRESS_RUNS} bench.progress): p50 {first['p50']} ms, max {first['max']} ms")
 
     def bare_stat(rows: int, page: str, key: str):
         s = http.get(f"bare_{rows}_{page}")

@@ -143,8 +143,7 @@ class BareWorker:
 def main() -> int:
     os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/calypso_bench_breakdown")
     import api_latency as bench  # the same fills, URLs and environment as the latency benchmark
-    from common import ROOT, deep_cursor_url, ensure_database, load1
-    from stackbase import BareServer, StackbaseMissing, bare_db_name, locate_stackbase
+    from common import deep_cursor_url, ensure_database, load1
 
     n = bench.REQUESTS
     ensure_database(os.environ["DATABASE_URL"])
@@ -173,18 +172,10 @@ def main() -> int:
                                "cursor_deep"),
         }
         bare_workers: dict[int, BareWorker] = {}
-        missing = None
         try:
-            try:
-                home = locate_stackbase(ROOT)
-            except StackbaseMissing as exc:
-                missing = str(exc)
-            else:
-                for rows in sorted({bench.JOBS, bench.SNAPSHOTS}):
-                    server = BareServer(home, bare_db_name(bench.BARE_PREFIX, rows), rows,
-                                        log_dir=ROOT / "var" / "bench" / "log")
-                    server.prepare(ensure_database)
-                    bare_workers[rows] = BareWorker(server)
+            servers, missing = bench.prepare_bare()  # the databases only: no bare server is started here
+            for rows, server in servers.items():
+                bare_workers[rows] = BareWorker(server)
             load_before = load1()
             mine: dict[str, list[dict]] = {name: [] for name in pages}
             theirs: dict[tuple[int, str], list[dict]] = {(rows, page): [] for rows in bare_workers

@@ -8,7 +8,8 @@ count, on the same box at the same moment, through the same HTTP client.
 Its dependencies are a subset of Calypso's ``requirements/prod.txt``, so it runs from the benchmark's
 own interpreter: ``manage.py migrate / seed / sbinfo`` as subprocesses (cwd and PYTHONPATH = the
 stackbase folder, ``DJANGO_SETTINGS_MODULE=sb.settings``, ``SB_DB``), then one uvicorn per database on a
-free 127.0.0.1 port, in its own session, stopped by PID (its process group) at the end.
+free 127.0.0.1 port, in its own session, stopped by PID (its process group) at the end: started and
+stopped by ``apps.core.testing.live.ManagedProcesses``, as Calypso's own ``LiveStack`` is.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import common  # noqa: F401 - puts the checkout on sys.path for the import below
 
-from apps.core.testing.live import Managed
+from apps.core.testing.live import ManagedProcesses, free_port, uvicorn_argv
 
 __all__ = ["BareServer", "StackbaseMissing", "bare_db_name", "locate_stackbase"]
 
@@ -54,15 +53,7 @@ def bare_db_name(prefix: str, rows: int) -> str:
     return f"{prefix}_{rows // 1000}k" if rows % 1000 == 0 else f"{prefix}_{rows}"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class BareServer(Managed):
+class BareServer(ManagedProcesses):
     """One stackbase database (seeded to ``rows`` items) and the uvicorn that serves it.
 
     ``prepare()`` creates, migrates and seeds the database (idempotent: seed does nothing when the row
@@ -70,18 +61,17 @@ class BareServer(Managed):
     ``stop()`` ends its process group (SIGTERM, then SIGKILL). Usable as a context manager.
     """
 
-    def __init__(self, home: Path, db: str, rows: int, *, log_dir: Path, startup_timeout: float = 30.0) -> None:
+    def __init__(self, home: Path, db: str, rows: int, *, log_dir: Path, startup_timeout: float = 30.0,
+                 stop_timeout: float = 5.0) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in _CALYPSO_ONLY}
+        env.update({"PYTHONPATH": str(home), "DJANGO_SETTINGS_MODULE": "sb.settings", "SB_DB": db,
+                    "PYTHONUNBUFFERED": "1"})
+        super().__init__(env, cwd=home, log_dir=log_dir, startup_timeout=startup_timeout, stop_timeout=stop_timeout)
         self.home, self.db, self.rows = home, db, rows
-        self.log_dir = log_dir
-        self.startup_timeout = startup_timeout
-        self.env = {k: v for k, v in os.environ.items() if k not in _CALYPSO_ONLY}
-        self.env.update({"PYTHONPATH": str(home), "DJANGO_SETTINGS_MODULE": "sb.settings", "SB_DB": db,
-                         "PYTHONUNBUFFERED": "1"})
         self.info: dict = {}
         self.port = 0
         self.base_url = ""
         self.proc: subprocess.Popen | None = None
-        self._log = None
 
     # ---------------------------------------------------------------- database
     def _manage(self, *args: str, timeout: float = 900) -> str:
@@ -116,42 +106,16 @@ class BareServer(Managed):
 
     # ---------------------------------------------------------------- server
     def start(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._log = (self.log_dir / f"stackbase-{self.port}-uvicorn.log").open("ab")
         # As stackbase's bench.sh starts it (1 worker, no access log); the same flags as Calypso's LiveStack.
-        self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "uvicorn", "sb.asgi:application", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-            cwd=self.home, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"stackbase uvicorn exited during startup ({self.proc.returncode}); "
-                                   f"log {self._log.name}:\n{self._tail()}")
-            if self._answers():
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"stackbase uvicorn did not answer within {self.startup_timeout:.0f} s; "
-                           f"log {self._log.name}:\n{self._tail()}")
-
-    def _tail(self) -> str:
-        self._log.flush()
-        return "\n".join(Path(self._log.name).read_text(errors="replace").splitlines()[-30:])
+        self.proc = self._spawn(uvicorn_argv("sb.asgi:application", self.port, "--workers", "1"),
+                                f"stackbase-{self.port}-uvicorn.log")
+        self._wait(self.proc, "stackbase uvicorn", self._answers)
 
     def _answers(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            conn.request("GET", self.paths["cursor_first"], headers={"Authorization": f"Token {self.token}"})
-            response = conn.getresponse()
-            response.read()
-            return response.status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        return self._http_status(self.port, self.paths["cursor_first"],
+                                 {"Authorization": f"Token {self.token}"}) == 200
 
     def check(self) -> None:
         """The deep cursor lands where sbinfo said (a full page with a next link), over HTTP."""
@@ -173,18 +137,3 @@ class BareServer(Managed):
                 if line.startswith("VmRSS:"):
                     return round(int(line.split()[1]) / 1024, 1)
         return None
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
