@@ -1,5 +1,5 @@
 """What can be done to users and tokens: administrators manage users and revoke any token; every user
-issues and revokes their own tokens (``SELF_SERVICE``: the viewset shows a user only their own)."""
+issues and revokes their own tokens (``AUTHENTICATED``: the viewset shows a user only their own)."""
 
 from django.utils.translation import gettext_lazy as _
 

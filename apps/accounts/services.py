@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
@@ -21,9 +19,6 @@ class UserService(ResourceService[User]):
     model = User
     fields = ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser", "groups",
               "user_permissions", "last_login", "date_joined", "password")
-
-    def create(self, *, actor=None, password: str | None = None, **fields: Any) -> User:
-        return super().create(actor=actor, **fields, **({"password": password} if password else {}))
 
     def prepare(self, obj: User, changed: set[str]) -> None:
         if "password" in changed and obj.password:

@@ -1,4 +1,5 @@
-"""``record()``: write one audit event. Called by services, base viewsets, admin and jobs."""
+"""``record()``: write one audit event. ``record_operation`` (the receiver of every declared operation)
+calls it once per operation; jobs, the inventory sync and sign-in call it for what is not an operation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from apps.core.changes import diff, snapshot
+from apps.core.changes import ALWAYS_SECRET, diff, snapshot
 from apps.core.crypto import mask
 from apps.core.operations import result_type
 
@@ -89,7 +90,7 @@ def _plain(value):
 def record_operation(sender, *, actor, obj, data, result, error, duration_ms, before, **kwargs) -> AuditEvent:
     """Receiver of ``operation_performed``: one event per operation call, with its input (secrets
     masked), the object's field changes, the job it queued, and the outcome with the refusal's words."""
-    secrets = set(getattr(sender.model, "secret_fields", ())) | {"password", "secret", "key", "token"}
+    secrets = set(getattr(sender.model, "secret_fields", ())) | ALWAYS_SECRET | {"key"}
     changes = {k: [None, mask(v) if k in secrets else _plain(v)] for k, v in data.items()}
     if error is None and obj is not None and before and obj.pk is not None:
         for field, (old, new) in diff(before, snapshot(type(obj).objects.filter(pk=obj.pk).first())).items():

@@ -109,8 +109,15 @@ class CalypsoModelAdmin(GuardedModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, unquote(object_id))
-        extra = {"calypso_operations": self.offered(request, obj) if obj is not None else []}
+        extra = self.change_context(request, obj) if obj is not None else {}
+        if "calypso_operations" not in extra:
+            extra["calypso_operations"] = self.offered(request, obj) if obj is not None else []
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+    def change_context(self, request, obj) -> dict:
+        """Extra context for the change page of ``obj`` (a pool's device tree, a job's log); it may set
+        ``calypso_operations`` itself when it already worked out what the user is offered."""
+        return {}
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.model_forms and "create" in (self.operations or ()):

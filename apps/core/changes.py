@@ -6,7 +6,7 @@ from django.db import models
 
 from .crypto import mask
 
-__all__ = ["diff", "snapshot"]
+__all__ = ["ALWAYS_SECRET", "diff", "snapshot"]
 
 ALWAYS_SECRET = {"password", "key_hash", "secret", "token"}
 

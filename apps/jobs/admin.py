@@ -60,7 +60,5 @@ class JobAdmin(CalypsoModelAdmin):
     def duration(self, obj):
         return f"{obj.duration_s:.1f} s" if obj.duration_s is not None else "-"
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        job = self.get_object(request, object_id)
-        extra = {"job": job, "log_entries": list(job.log_entries.order_by("-id")[:500])[::-1] if job else []}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+    def change_context(self, request, job) -> dict:
+        return {"job": job, "log_entries": list(job.log_entries.order_by("-id")[:500])[::-1]}

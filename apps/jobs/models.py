@@ -95,6 +95,11 @@ class Job(models.Model):
         return self.state in TERMINAL_STATES
 
     @property
+    def ended_without_success(self) -> bool:
+        """Failed, cancelled or rolled back: what a retry may run again."""
+        return self.is_terminal and self.state != JobState.SUCCEEDED
+
+    @property
     def duration_s(self) -> float | None:
         if not self.started:
             return None

@@ -27,7 +27,7 @@ _discovered = False
 
 
 def job_kind(name: str, label: str, *, retryable: bool = True) -> Callable[[Callable], Callable]:
-    """Register ``func(ctx, target, **params)`` as job kind ``name`` (e.g. ``"storage.scrub"``)."""
+    """Register ``func(ctx, target, **params)`` as job kind ``name`` (``app.model.verb``, e.g. ``"storage.pool.scrub"``)."""
 
     def decorator(func: Callable) -> Callable:
         _KINDS[name] = JobKind(name, func, label, retryable)

@@ -60,7 +60,7 @@ def cancel_job(job: Job, *, actor=None) -> Job:
 
 def retry_job(job: Job, *, actor=None) -> Job:
     """Run an ended job's kind again on the same target with the same parameters, as a new job."""
-    if not job.is_terminal or job.state == JobState.SUCCEEDED:
+    if not job.ended_without_success:
         raise ServiceError("not_retryable", _("Only a failed, cancelled or rolled-back job can be retried."))
     if not get_kind(job.kind).retryable:
         raise ServiceError("not_retryable", _("Jobs of kind %(kind)s cannot be retried.") % {"kind": job.kind})

@@ -6,10 +6,8 @@ from django.utils.translation import gettext_lazy as _
 __all__ = [
     "DATASET_KIND_COLORS",
     "EVENT_SEVERITY_COLORS",
-    "POOL_HEALTH_COLORS",
     "SCAN_STATE_COLORS",
     "STATE_COLORS",
-    "VDEV_STATE_COLORS",
     "Backend",
     "DatasetKind",
     "EventKind",
@@ -86,7 +84,6 @@ class EventSeverity(models.TextChoices):
 # Pool health and device states share one palette (a state means the same for both).
 STATE_COLORS = {"ONLINE": "green", "DEGRADED": "orange", "FAULTED": "red", "OFFLINE": "grey", "UNAVAIL": "red",
                 "REMOVED": "red", "SUSPENDED": "red", "AVAIL": "blue", "INUSE": "orange", "UNKNOWN": "grey"}
-POOL_HEALTH_COLORS = VDEV_STATE_COLORS = STATE_COLORS
 SCAN_STATE_COLORS = {
     ScanState.NONE: "grey", ScanState.SCANNING: "blue", ScanState.PAUSED: "orange", ScanState.FINISHED: "green",
     ScanState.CANCELED: "grey",

@@ -25,24 +25,19 @@ from .choices import (
     VdevRole,
     VdevState,
 )
-from .querysets import DatasetQuerySet, PoolQuerySet, SnapshotQuerySet, StorageEventQuerySet
+from .querysets import PoolQuerySet, SnapshotQuerySet
 from .retention import DEFAULT_TEMPLATE, RetentionRule, validate_template
 
 __all__ = ["Dataset", "Named", "Pool", "Snapshot", "SnapshotPolicy", "StorageEvent", "Vdev"]
 
 
 class Named:
-    """Storage objects show their name; below the pool a name is a path (Btrfs: relative to the top level)."""
+    """Storage objects show their name."""
 
     name: str
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def relative_path(self) -> str:
-        """Btrfs: the subvolume path below the top level ("" for the top level itself)."""
-        return self.name.partition("/")[2]
 
 
 class Pool(Named, CalypsoModel):
@@ -124,14 +119,17 @@ class Dataset(Named, CalypsoModel):
     gone = models.BooleanField(default=False)
     last_seen = models.DateTimeField(null=True, blank=True)
 
-    objects = DatasetQuerySet.as_manager()
-
     class Meta:
         ordering = ("name",)
         constraints = [models.UniqueConstraint(fields=["pool", "name"], name="storage_dataset_unique_name")]
 
     def prop(self, name: str, default: str = "") -> str:
         return (self.properties.get(name) or {}).get("value", default)
+
+    @property
+    def relative_path(self) -> str:
+        """The path below the pool's top level ("" for the top level itself; Btrfs: the subvolume path)."""
+        return self.name.partition("/")[2]
 
 
 class Snapshot(Named, CalypsoModel):
@@ -168,8 +166,6 @@ class StorageEvent(CalypsoModel):
     details = models.JSONField(default=dict, blank=True)
     time = models.DateTimeField(default=timezone.now, db_index=True)
     acknowledged = models.BooleanField(default=False)
-
-    objects = StorageEventQuerySet.as_manager()
 
     class Meta:
         ordering = ("-time", "-id")

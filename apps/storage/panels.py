@@ -6,7 +6,7 @@ from __future__ import annotations
 from apps.core.admin import badge
 from apps.system.dashboard import Panel, register_panel
 
-from .choices import EVENT_SEVERITY_COLORS, POOL_HEALTH_COLORS
+from .choices import EVENT_SEVERITY_COLORS, STATE_COLORS
 from .models import Pool, StorageEvent
 
 __all__ = ["storage_panel"]
@@ -16,7 +16,7 @@ def storage_panel(request) -> dict:
     pools = Pool.objects.restrict(request.user).filter(gone=False)[:20]
     events = StorageEvent.objects.restrict(request.user).select_related("pool")[:8]
     return {
-        "pools": [(p, badge(p.get_health_display(), POOL_HEALTH_COLORS.get(p.health, "grey"))) for p in pools],
+        "pools": [(p, badge(p.get_health_display(), STATE_COLORS.get(p.health, "grey"))) for p in pools],
         "storage_events": [(e, badge(e.get_severity_display(), EVENT_SEVERITY_COLORS.get(e.severity, "grey")))
                            for e in events],
     }

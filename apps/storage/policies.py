@@ -291,8 +291,9 @@ def run_policy(ctx: JobContext, policy: SnapshotPolicy, *, now: str | None = Non
 def run_due_policies(now: datetime | None = None) -> list[Job]:
     """Beat tick: queue a run of every enabled policy with something due; a policy still running is skipped.
     A given ``now`` is pinned as the runs' reference time; otherwise each run uses its own start time."""
-    params = {"now": _moment(now).isoformat()} if now is not None else {}
+    pinned = now is not None
     now = _moment(now)
+    params = {"now": now.isoformat()} if pinned else {}
     queued = []
     candidates = SnapshotPolicy.objects.filter(enabled=True, dataset__gone=False).filter(
         Q(next_due_at__isnull=True) | Q(next_due_at__lte=now)).select_related("dataset__pool")

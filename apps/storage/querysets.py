@@ -6,16 +6,12 @@ from datetime import datetime
 
 from apps.core.models import RestrictedQuerySet
 
-__all__ = ["DatasetQuerySet", "PoolQuerySet", "SnapshotQuerySet", "StorageEventQuerySet"]
+__all__ = ["PoolQuerySet", "SnapshotQuerySet"]
 
 
 class PoolQuerySet(RestrictedQuerySet):
     def btrfs(self):
         return self.filter(backend="btrfs")
-
-
-class DatasetQuerySet(RestrictedQuerySet):
-    pass
 
 
 class SnapshotQuerySet(RestrictedQuerySet):
@@ -27,6 +23,3 @@ class SnapshotQuerySet(RestrictedQuerySet):
     def older_than(self, when: datetime):
         return self.filter(created_at__lt=when)
 
-
-class StorageEventQuerySet(RestrictedQuerySet):
-    pass

@@ -1,8 +1,8 @@
 """The dashboard is a list of panels that apps declare; the system app knows none of them by name.
 
-An app registers its panel in ``AppConfig.ready()``::
+An app registers its panels in its ``panels.py`` (the system app discovers every app's at start)::
 
-    register_panel(Panel("storage", "admin/storage/dashboard_panel.html", storage_panel, order=20))
+    register_panel(Panel("storage", "admin/storage/panels/storage.html", storage_panel, order=20))
 
 ``context(request)`` returns the panel's template context (already restricted to what the user may see),
 or None to leave the panel out for this user.

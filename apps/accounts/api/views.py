@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from apps.accounts import services
 from apps.accounts.models import ApiToken, User
 from apps.accounts.operations import MY_TOKENS, USER
 from apps.audit import services as audit
@@ -65,8 +64,7 @@ class TokenIssueView(_SignInView):
     """Exchange a user name and password for a new API token. The key is shown in this answer only."""
 
     def signed_in(self, request, user, data) -> Response:
-        token = services.issue_token(actor=user, name=data["token_name"])
-        audit.record(user, "accounts.apitoken.create", token)
+        token = MY_TOKENS["create"].run(actor=user, data={"name": data["token_name"]})
         return Response(serializers.ApiTokenIssuedSerializer(token).data, status=status.HTTP_201_CREATED)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.contrib import admin
 from django.utils.html import format_html
 
+from apps.core.admin import COLORS
 from apps.core.validators import format_size
 
 __all__ = ["capacity_bar", "size_column"]
@@ -26,7 +27,7 @@ def size_column(field: str, label: str) -> Callable:
 def capacity_bar(percent) -> str:
     if percent is None:
         return "-"
-    color = "#b02a37" if percent >= 90 else "#c56a00" if percent >= 80 else "#1e7e34"
+    color = COLORS["red"] if percent >= 90 else COLORS["orange"] if percent >= 80 else COLORS["green"]
     return format_html(
         '<div class="calypso-capacity" style="width:160px;background:#e9ecef;border-radius:3px">'
         '<div style="width:{}%;background:{};color:#fff;padding:0 4px;border-radius:3px;white-space:nowrap">'

@@ -3,6 +3,8 @@ the dataset page links to taking a snapshot and creating a child."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
 from django.db import connection
 from django.db.models import F
@@ -53,15 +55,14 @@ class DatasetAdmin(CalypsoModelAdmin):
     used = size_column("used_bytes", _("used"))
     available = size_column("available_bytes", _("available"))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        ds = self.get_object(request, object_id)
-        extra = {}
-        if ds is not None and not ds.gone:
-            snapshots = reverse("admin:storage_snapshot_changelist")
-            extra = {"snapshots_url": f"{snapshots}?dataset__id__exact={ds.pk}",
-                     "snapshot_count": Snapshot.objects.filter(dataset=ds).count(),
-                     "take_snapshot_url": f"{snapshots}create/?dataset={ds.pk}"
-                     if SNAPSHOT["create"].allowed(request.user) else "",
-                     "child_url": f"{self.op_url(DATASET['create'])}?pool={ds.pool_id}&name={ds.name}/"
-                     if DATASET["create"].allowed(request.user) else ""}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+    def change_context(self, request, ds) -> dict:
+        if ds.gone:
+            return {}
+        snapshots = reverse("admin:storage_snapshot_changelist")
+        take = reverse("admin:storage_snapshot_create")
+        child = urlencode({"pool": ds.pool_id, "name": f"{ds.name}/"}, safe="/")
+        return {"snapshots_url": f"{snapshots}?dataset__id__exact={ds.pk}",
+                "snapshot_count": Snapshot.objects.filter(dataset=ds).count(),
+                "take_snapshot_url": f"{take}?dataset={ds.pk}" if SNAPSHOT["create"].allowed(request.user) else "",
+                "child_url": f"{self.op_url(DATASET['create'])}?{child}" if DATASET["create"].allowed(request.user)
+                else ""}

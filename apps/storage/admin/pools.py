@@ -19,7 +19,7 @@ from apps.jobs.models import Job
 
 from .. import services
 from ..backends import capabilities
-from ..choices import EVENT_SEVERITY_COLORS, POOL_HEALTH_COLORS, SCAN_STATE_COLORS, VDEV_STATE_COLORS
+from ..choices import EVENT_SEVERITY_COLORS, SCAN_STATE_COLORS, STATE_COLORS
 from ..models import Pool, StorageEvent, Vdev
 from ..operations import EVENT, POOL
 from .common import capacity_bar, size_column
@@ -54,7 +54,7 @@ def vdev_tree(pool: Pool, member_urls: dict[str, str] | None = None) -> str:
             return ""
         return format_html('<ul class="calypso-vdev-tree">{}</ul>', format_html_join("", "<li>{}</li>", (
             (format_html("<code>{}</code> {} <small>{} · {} · R{} W{} C{}</small> {}{}{}", v.name,
-                         badge(v.state, VDEV_STATE_COLORS.get(v.state, "grey")), v.kind, v.role, v.read_errors,
+                         badge(v.state, STATE_COLORS.get(v.state, "grey")), v.kind, v.role, v.read_errors,
                          v.write_errors, v.checksum_errors, v.note,
                          _member_buttons(v, member_urls) if member_urls and v.pk not in children else "",
                          mark_safe(render(v.pk))),)  # noqa: S308 - built with format_html above
@@ -83,7 +83,7 @@ class PoolAdmin(CalypsoModelAdmin):
 
     @admin.display(description=_("health"), ordering="health")
     def health_badge(self, obj):
-        return badge(obj.health, POOL_HEALTH_COLORS.get(obj.health, "grey"))
+        return badge(obj.health, STATE_COLORS.get(obj.health, "grey"))
 
     @admin.display(description=_("scan"), ordering="scan_state")
     def scan_badge(self, obj):
@@ -103,32 +103,28 @@ class PoolAdmin(CalypsoModelAdmin):
         # Device operations are buttons on each device of the tree, not page links.
         return [op for op in super().offered(request, obj) if op["name"] not in MEMBER_OPERATIONS]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        pool = self.get_object(request, object_id)
-        extra = self._pool_context(request, pool) if pool is not None else {}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
-
-    def _pool_context(self, request, pool: Pool) -> dict:
-        members = {name: self.op_url(POOL[name], pool) for name in MEMBER_OPERATIONS
-                   if POOL[name].available(pool) and POOL[name].allowed(request.user, pool) and not pool.gone}
+    def change_context(self, request, pool: Pool) -> dict:
+        offers = super().offered(request, pool)  # each operation's checks once, for the links and the buttons
+        members = {op["name"]: op["url"] for op in offers if op["name"] in MEMBER_OPERATIONS}
         pool_type = ContentType.objects.get_for_model(Pool)
         jobs = Job.objects.restrict(request.user, "view").filter(
             Q(target_type=pool_type, target_id=str(pool.pk)) | Q(lock_key=pool.lock_key)).order_by("-id")[:10]
         context = {
-            "pool": pool, "present": not pool.gone, "member_forms": Vdev.objects.filter(
-                pool=pool, children__isnull=True) if members else [],
-            "scrub": {name: POOL[name].allowed(request.user, pool) and POOL[name].available(pool)
-                      for name in ("scrub", "pause_scrub", "stop_scrub")},
+            "pool": pool, "calypso_operations": [op for op in offers if op["name"] not in MEMBER_OPERATIONS],
+            "member_forms": Vdev.objects.filter(pool=pool, children__isnull=True) if members else [],
+            "scrub": {name: any(op["name"] == name for op in offers) for name in ("scrub", "pause_scrub", "stop_scrub")},
             "vdev_tree_html": vdev_tree(pool, members or None),
             "recent_jobs": [(job, progress_bar(job)) for job in jobs],
             "recent_events": StorageEvent.objects.filter(pool=pool).order_by("-time")[:10],
             "scrub_running": pool.scan_state == "scanning",
         }
+        if pool.gone:  # nothing to ask the host
+            return context
         can_do = capabilities(pool.backend)
         queries = {"balance": services.balance_status} if "balance" in can_do else {}
         if "devices" not in can_do:  # a vdev tree shows its own error counters
             queries["device_stats"] = services.device_stats
-        for key, query in queries.items() if not pool.gone else ():
+        for key, query in queries.items():
             try:
                 context[key] = query(pool)
             except (ServiceError, BackendError) as exc:

@@ -8,7 +8,7 @@ __all__ = ["DatasetViewSet", "PoolViewSet", "SnapshotPolicyViewSet", "SnapshotVi
 
 
 class PoolViewSet(CalypsoViewSet):
-    queryset = Pool.objects.prefetch_related("vdevs")
+    queryset = Pool.objects.all()
     serializer_class = serializers.PoolSerializer
     filterset_class = filters.PoolFilterSet
     search_fields = ("name",)
@@ -17,6 +17,10 @@ class PoolViewSet(CalypsoViewSet):
 
     def get_serializer_class(self):
         return serializers.PoolBriefSerializer if self.action == "list" else super().get_serializer_class()
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset if self.action == "list" else queryset.prefetch_related("vdevs")  # rows show no devices
 
 
 class DatasetViewSet(CalypsoViewSet):

@@ -26,7 +26,7 @@ from apps.jobs.runtime import JobContext
 from apps.system import disks
 
 from .. import sync
-from ..backends import get_backend, get_btrfs_backend, get_zfs_backend
+from ..backends import capabilities, get_backend, get_btrfs_backend, get_zfs_backend
 from ..backends.base import PoolBackend
 from ..backends.pools import leaves
 from ..choices import Backend, PoolHealth
@@ -203,7 +203,7 @@ def add_vdevs(pool: Pool, *, vdevs: Sequence[Mapping] = (), layout: str = "mirro
     """Queue growing a pool by data vdevs (explicit, or ``devices`` grouped by ``layout``), spares, log or
     cache devices."""
     require_present(pool)
-    if "devices" not in get_backend(pool).capabilities:
+    if "devices" not in capabilities(pool.backend):
         raise ServiceError("unsupported", _("Adding devices is a ZFS operation."))
     specs = _validate_specs(vdevs) if vdevs else plan_layout(layout, devices, field="devices") if devices else []
     extras = _extras(spares, log, cache)
@@ -303,11 +303,14 @@ def online_member(pool: Pool, device: str, *, actor=None, runner: Runner | None 
 def replace_member(pool: Pool, device: str, new_device: str | None = None, *, actor=None,
                    runner: Runner | None = None) -> Pool:
     """Replace a member by a new device (resilver starts at once); refuses a new device in use."""
+    require_present(pool)
+    device = _member(pool, device)
+    runner = runner or get_runner()
     if new_device:
-        _member(pool, device)
         check_device(new_device, "new_device")
-        _refuse_disks_in_use(runner or get_runner(), {new_device: "new_device"})
-    return _on_member(pool, device, runner, lambda backend, dev: backend.replace(dev, new_device or None))
+        _refuse_disks_in_use(runner, {new_device: "new_device"})
+    get_backend(pool, runner).replace(device, new_device or None)
+    return _refresh(pool, runner)
 
 
 def detach_member(pool: Pool, device: str, *, actor=None, runner: Runner | None = None) -> Pool:
@@ -363,7 +366,7 @@ def run_import_pool(ctx: JobContext, target, *, name_or_guid: str, search_dirs=(
 
 def destroy_pool(pool: Pool, *, force: bool = False, actor=None) -> Job:
     """Queue destroying a pool and all its data (its operation asks for the name typed back)."""
-    if "destroy" not in get_backend(pool).capabilities:
+    if "destroy" not in capabilities(pool.backend):
         raise ServiceError("unsupported", _("Destroying a pool is a ZFS operation; a Btrfs filesystem is only "
                                             "registered here."))
     return jobs.enqueue("storage.pool.delete", target=pool, user=actor, lock_key=pool.lock_key,

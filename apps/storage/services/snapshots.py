@@ -50,25 +50,31 @@ def create_snapshot(dataset: Dataset, name: str, *, recursive: bool = False, act
     return snap
 
 
-def destroy_snapshots(snapshots: Iterable[Snapshot], *, actor=None, runner: Runner | None = None) -> int:
-    """Destroy snapshots, grouped per dataset (one command per batch on OpenZFS). Returns the count."""
-    runner = runner or get_runner()
-    by_dataset: dict[int, list[Snapshot]] = {}
+def _by_dataset(snapshots: Iterable[Snapshot]) -> list[list[Snapshot]]:
+    groups: dict[int, list[Snapshot]] = {}
     for snap in snapshots:
-        by_dataset.setdefault(snap.dataset_id, []).append(snap)
-    done = 0
-    for snaps in by_dataset.values():
-        dataset = snaps[0].dataset
-        try:
-            get_backend(dataset.pool, runner).destroy_snapshots(dataset.name, [s.name for s in snaps])
-        except BackendError:
-            # Some may be gone already (one command per snapshot on zfs-fuse): the rows follow the host.
-            with contextlib.suppress(BackendError, CommandError):
-                sync.refresh_pool_contents(runner, dataset.pool, root=dataset.name)
-            raise
-        Snapshot.objects.filter(pk__in=[s.pk for s in snaps]).delete()
-        done += len(snaps)
-    return done
+        groups.setdefault(snap.dataset_id, []).append(snap)
+    return list(groups.values())
+
+
+def _destroy_group(snaps: list[Snapshot], runner: Runner) -> int:
+    """Destroy snapshots of one dataset (one command per batch on OpenZFS) and drop their rows."""
+    dataset = snaps[0].dataset
+    try:
+        get_backend(dataset.pool, runner).destroy_snapshots(dataset.name, [s.name for s in snaps])
+    except BackendError:
+        # Some may be gone already (one command per snapshot on zfs-fuse): the rows follow the host.
+        with contextlib.suppress(BackendError, CommandError):
+            sync.refresh_pool_contents(runner, dataset.pool, root=dataset.name)
+        raise
+    Snapshot.objects.filter(pk__in=[s.pk for s in snaps]).delete()
+    return len(snaps)
+
+
+def destroy_snapshots(snapshots: Iterable[Snapshot], *, actor=None, runner: Runner | None = None) -> int:
+    """Destroy snapshots, dataset by dataset; the first refusal stops. Returns the count."""
+    runner = runner or get_runner()
+    return sum(_destroy_group(snaps, runner) for snaps in _by_dataset(snapshots))
 
 
 def destroy_snapshot(snapshot: Snapshot, *, actor=None, runner: Runner | None = None) -> None:
@@ -79,13 +85,11 @@ def destroy_snapshot(snapshot: Snapshot, *, actor=None, runner: Runner | None = 
 def bulk_destroy_snapshots(*, snapshots: Iterable[Snapshot], actor=None, runner: Runner | None = None) -> dict:
     """Destroy many snapshots, dataset by dataset; a dataset whose tool refuses is reported and the others
     still go. Returns the count destroyed and what failed, with the tool's words."""
-    by_dataset: dict[int, list[Snapshot]] = {}
-    for snap in snapshots:
-        by_dataset.setdefault(snap.dataset_id, []).append(snap)
+    runner = runner or get_runner()
     destroyed, failed = 0, []
-    for snaps in by_dataset.values():
+    for snaps in _by_dataset(snapshots):
         try:
-            destroyed += destroy_snapshots(snaps, runner=runner)
+            destroyed += _destroy_group(snaps, runner)
         except BackendError as exc:
             failed += [{"snapshot": s.name, "error": exc.message} for s in snaps]
     if failed and not destroyed:

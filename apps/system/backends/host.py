@@ -54,9 +54,8 @@ class BlockDevice:
 
 def block_device(data: dict) -> BlockDevice:
     """A BlockDevice back from its ``as_dict()`` form (as the host inventory stores it)."""
-    fields = {k: data.get(k) for k in BlockDevice.__dataclass_fields__ if k != "children" and k in data}
-    return BlockDevice(**{"name": "", "path": "", "type": "", "size_bytes": 0, **{k: v for k, v in fields.items()
-                                                                                  if v is not None}},
+    fields = {k: data[k] for k in BlockDevice.__dataclass_fields__ if k != "children" and data.get(k) is not None}
+    return BlockDevice(**{"name": "", "path": "", "type": "", "size_bytes": 0, **fields},
                        children=tuple(block_device(c) for c in data.get("children") or ()))
 
 
