@@ -22,8 +22,34 @@ if Path(_env_file).exists():
 
 DATA_DIR = Path(env("CALYPSO_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 RUN_DIR = DATA_DIR / "run"
+# The data folder holds the database, sessions, secrets and logs: only the portal's own user may read it.
+# Every file a portal process creates is 0600 in folders 0700, and an existing folder gets those modes back.
+os.umask(0o077)
+
+
+def _make_private(path: Path, device: int) -> None:
+    """Folders 0700, files 0600, under ``path`` (symlinks and other file systems mounted inside left alone)."""
+    import stat
+
+    try:  # another portal process may be removing a file (a pid file, a journal) meanwhile
+        st = path.lstat()
+        if st.st_dev != device or stat.S_ISLNK(st.st_mode):
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                path.chmod(0o700)
+            for child in path.iterdir():
+                _make_private(child, device)
+        elif stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(st.st_mode) & 0o700)
+    except FileNotFoundError:
+        pass
+
+
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 for _sub in ("db", "run", "log", "secrets"):
-    (DATA_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    (DATA_DIR / _sub).mkdir(mode=0o700, exist_ok=True)
+_make_private(DATA_DIR, DATA_DIR.stat().st_dev)
 
 VERSION = "0.1.0"
 
@@ -37,8 +63,8 @@ def _secret(name: str, filename: str, length: int = 50) -> str:
     if not path.exists():
         import secrets as _s
 
-        path.write_text(_s.token_urlsafe(length))
-        path.chmod(0o600)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(_s.token_urlsafe(length))
     return path.read_text().strip()
 
 
@@ -47,8 +73,14 @@ SECRET_KEY = _secret("CALYPSO_SECRET_KEY", "django_secret_key")
 CALYPSO_ENCRYPTION_KEYS = [k for k in env.list("CALYPSO_ENCRYPTION_KEYS", default=[]) if k]
 CALYPSO_ENCRYPTION_KEY_FILE = DATA_DIR / "secrets" / "encryption.key"
 DEBUG = env.bool("CALYPSO_DEBUG", default=False)
-ALLOWED_HOSTS = env.list("CALYPSO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
+ALLOWED_HOSTS = env.list("CALYPSO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+# Origins (scheme://host[:port]) besides the portal's own that may post forms and open WebSockets,
+# e.g. https://calypso.example.com behind a TLS proxy. Matched exactly.
 CSRF_TRUSTED_ORIGINS = env.list("CALYPSO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "apps.audit.middleware.csrf_failure"
+# Proxies (addresses or networks) whose X-Forwarded-For and X-Request-ID are believed; none by default,
+# so the client's address is the TCP peer's.
+CALYPSO_TRUSTED_PROXIES = env.list("CALYPSO_TRUSTED_PROXIES", default=[])
 
 INSTALLED_APPS = [
     "apps.system.admin_config.CalypsoAdminConfig",
@@ -74,6 +106,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.SecurityHeaders",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -133,7 +166,24 @@ CHANNEL_LAYERS = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "guardian.backends.ObjectPermissionBackend"]
+AUTHENTICATION_BACKENDS = ["apps.accounts.guard.GuardedModelBackend", "guardian.backends.ObjectPermissionBackend"]
+# argon2id; older hashes still verify and are upgraded on the next successful sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+# Failed sign-ins allowed per account and address (and per address over all accounts) before each
+# further attempt waits 1, 2, 4, ... s (at most 15 minutes).
+CALYPSO_SIGNIN_FREE_FAILURES = env.int("CALYPSO_SIGNIN_FREE_FAILURES", default=5)
+CALYPSO_SIGNIN_FREE_FAILURES_PER_ADDRESS = env.int("CALYPSO_SIGNIN_FREE_FAILURES_PER_ADDRESS", default=30)
+# API tokens: lifetime when none is asked for, and the longest one may ask for.
+CALYPSO_TOKEN_LIFETIME_DAYS = env.int("CALYPSO_TOKEN_LIFETIME_DAYS", default=90)
+CALYPSO_TOKEN_MAX_LIFETIME_DAYS = env.int("CALYPSO_TOKEN_MAX_LIFETIME_DAYS", default=365)
+# Refused and denied requests recorded in the audit trail per minute, per address and in total.
+CALYPSO_AUDIT_REFUSALS_PER_ADDRESS = env.int("CALYPSO_AUDIT_REFUSALS_PER_ADDRESS", default=30)
+CALYPSO_AUDIT_REFUSALS_TOTAL = env.int("CALYPSO_AUDIT_REFUSALS_TOTAL", default=300)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -154,8 +204,28 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("CALYPSO_SESSION_AGE_S", default=12 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Served over HTTPS (directly, or behind a TLS proxy whose X-Forwarded-Proto the ASGI server trusts:
+# uvicorn --proxy-headers): secure cookies, a redirect from plain HTTP, and HSTS. The container image
+# turns this on (docker/Dockerfile).
+CALYPSO_HTTPS = env.bool("CALYPSO_HTTPS", default=False)
+if CALYPSO_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("CALYPSO_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes speak plain HTTP inside the host
+    SECURE_HSTS_SECONDS = env.int("CALYPSO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("CALYPSO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("CALYPSO_HSTS_PRELOAD", default=True)
+# Content Security Policy (apps.core.middleware.SecurityHeaders): nothing from elsewhere, no framing.
+CALYPSO_CSP = env("CALYPSO_CSP", default="; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",
+    "connect-src 'self'", "font-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+    "frame-ancestors 'none'"]))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -163,7 +233,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.CalypsoObjectPermissions"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+    "DEFAULT_FILTER_BACKENDS": ["apps.core.filters.CalypsoFilterBackend",
                                 "rest_framework.filters.SearchFilter", "rest_framework.filters.OrderingFilter"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CalypsoCursorPagination",
     "PAGE_SIZE": 50,
@@ -183,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation also documents the one error body for the statuses it may answer (apps/core/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.core.schema.error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "DatasetKindEnum": "apps.storage.choices.DatasetKind",
         "StorageEventKindEnum": "apps.storage.choices.EventKind",
@@ -214,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
     "storage.policies": {"task": "storage.run_due_policies", "schedule": env.float("CALYPSO_POLICY_TICK_S", default=60.0)},
 }
 
+# Health: how long the Celery check waits for a busy worker's answer to its ping.
+CALYPSO_HEALTH_CELERY_TIMEOUT_S = env.float("CALYPSO_HEALTH_CELERY_TIMEOUT_S", default=2.0)
 # Jobs: a running job whose heartbeat is older than this is failed as "worker lost".
 CALYPSO_JOB_HEARTBEAT_S = env.float("CALYPSO_JOB_HEARTBEAT_S", default=5.0)
 CALYPSO_JOB_STALE_AFTER_S = env.float("CALYPSO_JOB_STALE_AFTER_S", default=60.0)

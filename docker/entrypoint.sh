@@ -2,6 +2,7 @@
 # Calypso container entry point: web | worker | beat | migrate | healthcheck ROLE | any command.
 set -eu
 cd /opt/calypso
+umask 077  # the data volume (database, sessions, secrets, logs) is for the portal's user only
 
 role="${1:-web}"
 [ $# -gt 0 ] && shift
@@ -10,9 +11,15 @@ case "$role" in
   web)
     # Refresh the static files in the data volume (an upgraded image may bring new ones).
     python manage.py collectstatic --noinput -v 0
+    # Forwarded headers (client address, https) are believed only from CALYPSO_TRUSTED_PROXIES, the same
+    # list the portal itself uses; with none, uvicorn ignores them and the client is the TCP peer.
+    if [ -n "${CALYPSO_TRUSTED_PROXIES:-}" ]; then
+      set -- --proxy-headers --forwarded-allow-ips "$CALYPSO_TRUSTED_PROXIES" "$@"
+    else
+      set -- --no-proxy-headers "$@"
+    fi
     exec uvicorn calypso.asgi:application --host 0.0.0.0 --port "${CALYPSO_PORT:-8000}" \
-      --ws websockets --proxy-headers --forwarded-allow-ips "${CALYPSO_FORWARDED_ALLOW_IPS:-127.0.0.1}" \
-      --log-level "${CALYPSO_UVICORN_LOG_LEVEL:-info}" "$@"
+      --ws websockets --log-level "${CALYPSO_UVICORN_LOG_LEVEL:-info}" "$@"
     ;;
   worker)
     # A fixed node name (set the container's hostname): a restarted worker then fails the jobs its
@@ -30,17 +37,14 @@ case "$role" in
   healthcheck)
     case "${1:-web}" in
       web)
-        # Any HTTP answer below 500 means the server is up (the version endpoint itself needs a login).
+        # The anonymous liveness probe: 200 "ok" while the server and its database answer.
         exec python - <<'PY'
-import os, sys, urllib.error, urllib.request
-url = f"http://127.0.0.1:{os.environ.get('CALYPSO_PORT', '8000')}/api/v1/system/version"
+import os, sys, urllib.request
+url = f"http://127.0.0.1:{os.environ.get('CALYPSO_PORT', '8000')}/healthz"
 try:
-    code = urllib.request.urlopen(url, timeout=5).status
-except urllib.error.HTTPError as exc:
-    code = exc.code
+    sys.exit(0 if urllib.request.urlopen(url, timeout=5).status == 200 else 1)
 except OSError:
     sys.exit(1)
-sys.exit(0 if code < 500 else 1)
 PY
         ;;
       worker)

@@ -27,6 +27,12 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _unlimited_refusal_records(settings):
+    """The per-minute cap on recorded refusals counts in Redis across tests; a test of the cap sets its own."""
+    settings.CALYPSO_AUDIT_REFUSALS_PER_ADDRESS = settings.CALYPSO_AUDIT_REFUSALS_TOTAL = 10**9
+
+
 @pytest.fixture
 def make_user(db):
     return _user

@@ -10,6 +10,9 @@ from apps.core.testing import contracts
 
 # The only routes an anonymous client may call: signing in.
 SIGN_IN_ROUTES = {"accounts-api:login", "accounts-api:token-issue"}
+# The only page besides the API and the admin site, and open to anonymous clients: the liveness probe for
+# load balancers and uptime monitors, which answers "ok" (or 503) and nothing more.
+LIVENESS_ROUTE = "healthz"
 ROUTES = contracts.api_routes()
 OPERATIONS = contracts.operation_routes()
 ADMINS = [a for a in contracts.admin_pages() if isinstance(a, CalypsoModelAdmin)]
@@ -36,6 +39,36 @@ def test_anonymous_is_401_everywhere(route, client_for):
     contracts.check_anonymous_refused(route, client_for(None))
 
 
+def _pages_besides_the_api_and_the_admin(resolver=None, prefix: str = "") -> set[str]:
+    """Every URL pattern that is neither an API view nor an admin page, nor a bare redirect."""
+    from django.urls import URLResolver, get_resolver
+    from django.views.generic import RedirectView
+    from rest_framework.views import APIView
+
+    found = set()
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace != "admin":
+                found |= _pages_besides_the_api_and_the_admin(entry, prefix + str(entry.pattern))
+            continue
+        view = getattr(entry.callback, "view_class", None) or getattr(entry.callback, "cls", None)
+        if not (isinstance(view, type) and issubclass(view, APIView | RedirectView)):
+            found.add(entry.name or prefix + str(entry.pattern))
+    return found
+
+
+def test_the_liveness_probe_is_the_only_page_besides_the_api_and_the_admin():
+    assert _pages_besides_the_api_and_the_admin() == {LIVENESS_ROUTE}
+
+
+@pytest.mark.django_db
+def test_the_liveness_probe_answers_anonymous_clients_ok_and_nothing_more(client):
+    from django.urls import reverse
+
+    response = client.get(reverse(LIVENESS_ROUTE))
+    assert response.status_code == 200 and response.content == b"ok\n"
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("entry", [e for e in OPERATIONS if e.operation.detail], ids=str)
 def test_an_object_the_user_cannot_see_is_404(entry, make_user, client_for):
@@ -47,6 +80,22 @@ def test_an_object_the_user_cannot_see_is_404(entry, make_user, client_for):
 def test_an_action_the_user_may_not_do_is_403(entry, make_user, client_for):
     user = make_user("looker", None)
     contracts.check_forbidden(entry, client_for(user), user)
+
+
+RELATED_INPUTS = [(e, name) for e in OPERATIONS if e.method != "get" for name in contracts.related_inputs(e.operation)]
+
+
+def test_operations_name_other_objects_in_their_inputs():
+    assert {(str(e.operation), name) for e, name in RELATED_INPUTS} >= {
+        ("storage.dataset.create", "pool"), ("storage.snapshot.create", "dataset"),
+        ("storage.snapshot.bulk_delete", "ids"), ("storage.snapshotpolicy.create", "dataset")}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("entry", "name"), RELATED_INPUTS, ids=lambda v: v if isinstance(v, str) else str(v))
+def test_an_object_the_user_may_not_use_in_an_input_is_refused_like_a_missing_one(entry, name, make_user, client_for):
+    user = make_user("borrower", None)
+    contracts.check_related_input_refused_like_a_missing_one(entry, client_for(user), user, name)
 
 
 @pytest.mark.django_db

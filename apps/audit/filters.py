@@ -1,11 +1,13 @@
 import django_filters
 
+from apps.core.filters import CalypsoFilterSet
+
 from .models import AuditEvent
 
 __all__ = ["AuditEventFilterSet"]
 
 
-class AuditEventFilterSet(django_filters.FilterSet):
+class AuditEventFilterSet(CalypsoFilterSet):
     actor = django_filters.CharFilter(field_name="actor_name")
     action__startswith = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
     since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")

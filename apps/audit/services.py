@@ -92,12 +92,20 @@ def record_operation(sender, *, actor, obj, data, result, error, duration_ms, be
     masked), the object's field changes, the job it queued, and the outcome with the refusal's words."""
     secrets = set(getattr(sender.model, "secret_fields", ())) | ALWAYS_SECRET | {"key"}
     changes = {k: [None, mask(v) if k in secrets else _plain(v)] for k, v in data.items()}
+    # A secret given is recorded as set or changed, never with its value (masked, both sides look alike).
+    secrets_given = sorted(k for k, v in data.items() if k in secrets and v)
+    for name in secrets_given:
+        changes[name] = ["********" if obj is not None else None, "(new value, not recorded)"]
     if error is None and obj is not None and before and obj.pk is not None:
         for field, (old, new) in diff(before, snapshot(type(obj).objects.filter(pk=obj.pk).first())).items():
+            if field in secrets:
+                continue
             # The row's before/after says more than the input when they agree; otherwise keep both.
             same = field not in changes or changes[field][1] == new
             changes[field if same else f"{field} (stored)"] = [old, new]
     job = result if result_type(result) is not None else None  # a job (a result type the jobs app registered)
     message = _describe(error) if error is not None else (f"queued as job #{job.pk}" if job and sender.job else "")
+    if error is None and secrets_given and not message:
+        message = ", ".join(f"{name} {'changed' if obj is not None else 'set'}" for name in secrets_given)
     return record(actor, sender.audit_action, _target(sender, obj, result, data, before), changes=changes,
                   outcome=_outcome(error), message=message, job=job, duration_ms=duration_ms)

@@ -2,7 +2,7 @@
 becomes a DRF action (create, partial_update, destroy, or ``POST <pk>/<verb>/``) with its request body
 and responses in the OpenAPI schema. One error format for every failure.
 
-Error body (every 4xx/5xx)::
+Error body (every 4xx/5xx under ``/api/``, Django's own 404 and 500 included)::
 
     {"error": {"status": 400, "code": "invalid", "message": "name: ...", "fields": {"name": ["..."]}}}
 """
@@ -12,20 +12,38 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import BackendError, ServiceError, errors_text, field_errors
+from .filters import CalypsoFilterBackend
 from .operations import Operation, Operations, result_type, result_types
 from .pagination import CalypsoCursorPagination
 from .permissions import AUTHENTICATED, restrict
+from .serializers import json_type_errors
 
-__all__ = ["CalypsoCursorPagination", "CalypsoViewSet", "error_body", "exception_handler"]
+__all__ = [
+    "API_PREFIX",
+    "CalypsoCursorPagination",
+    "CalypsoViewSet",
+    "bad_request",
+    "error_body",
+    "exception_handler",
+    "page_not_found",
+    "permission_denied",
+    "server_error",
+]
+
+API_PREFIX = "/api/"
 
 
 def error_body(status_code: int, code: str, message: str, fields: dict | None = None, **extra) -> dict:
@@ -65,6 +83,33 @@ def exception_handler(exc, context):
     return response
 
 
+# Django's own error pages (handler400/403/404/500 in the URL conf): the error format under /api/ (an
+# unknown URL, a view's unhandled exception: no traceback, no exception text), Django's pages elsewhere.
+def _api_error(request, status_code: int, code: str, message: str) -> JsonResponse | None:
+    if not request.path.startswith(API_PREFIX):
+        return None
+    return JsonResponse(error_body(status_code, code, str(message)), status=status_code)
+
+
+def bad_request(request, exception=None):
+    return _api_error(request, 400, "bad_request", _("Bad request.")) or defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    return _api_error(request, 403, "permission_denied", exceptions.PermissionDenied.default_detail) or \
+        defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    return _api_error(request, 404, "not_found", exceptions.NotFound.default_detail) or \
+        defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    return _api_error(request, 500, "server_error", _("The server failed to answer; the error is logged.")) or \
+        defaults.server_error(request)
+
+
 class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """List and detail restricted to what the user may see (anything else is a 404); ``operations``
     adds one action per declared operation. Three attributes and the operations make a viewset::
@@ -78,11 +123,24 @@ class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     operations: Operations | tuple = ()
     owner_field: str | None = None  # self-service: each user sees (and acts on) only the objects they own
+    filter_backends = (CalypsoFilterBackend, SearchFilter, OrderingFilter)
+    # JSON bodies only: form encoding cannot tell an empty field from an omitted one, nor carry the lists and
+    # objects the inputs take (the admin posts its own forms, not to the API).
+    parser_classes = (JSONParser,)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         for op in cls.__dict__.get("operations", ()):
             setattr(cls, op.api_action, _api_action(op, cls))
+
+    def initial(self, request, *args, **kwargs) -> None:
+        """After authentication: a query parameter carrying a NUL character (no database column takes
+        one) is a 400 naming it, whatever reads it later (filters, search, ordering, cursor, inputs)."""
+        super().initial(request, *args, **kwargs)
+        bad = {key.replace("\x00", "\\x00") for key, values in request.query_params.lists()
+               if "\x00" in key or any("\x00" in value for value in values)}
+        if bad:
+            raise exceptions.ValidationError({key: [_("Null characters are not allowed.")] for key in sorted(bad)})
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -105,16 +163,19 @@ class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return (op.perm or AUTHENTICATED) if op is not None else None
 
     def run_operation(self, op: Operation, request) -> Response:
-        """Object (404 if hidden, 403 without the permission), input (400 naming the field), service,
-        then the result: a Job is 202 with its URL; an object is 200 (201 when created); nothing is 204."""
+        """Object (404 if hidden, 403 without the permission), input (400 naming the field: a JSON value of
+        the wrong type, then the input serializer's checks), service, then the result: a Job is 202 with its
+        URL; an object is 200 (201 when created); nothing is 204."""
         obj = self.get_object() if op.detail else None
         data = request.query_params if op.method == "get" else request.data
         if request.method == "DELETE" and not data:
             data = request.query_params
         serializer = op.serializer(obj, data=data, request=request, view=self)
-        if not serializer.is_valid():
-            op.refused(request.user, obj, serializer.errors)
-            raise exceptions.ValidationError(serializer.errors)
+        errors = json_type_errors(serializer.fields, data) if data is request.data else {}
+        if errors or not serializer.is_valid():
+            errors = errors or serializer.errors
+            op.refused(request.user, obj, errors)
+            raise exceptions.ValidationError(errors)
         return self.operation_response(op, op.run(actor=request.user, obj=obj, data=serializer.validated_data))
 
     def operation_response(self, op: Operation, result) -> Response:

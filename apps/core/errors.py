@@ -5,13 +5,14 @@ on and a message an operator can act on). The API and the admin turn both into t
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import ParamSpec, TypeVar, overload
 
 from .runner import CommandError
 
-__all__ = ["BackendError", "ParseError", "ServiceError", "Unsupported", "errors_text", "field_errors", "parser"]
+__all__ = ["BackendError", "ParseError", "ServiceError", "Unsupported", "errors_text", "field_errors", "lines",
+           "parser"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,10 +62,15 @@ class Unsupported(BackendError):
 
 
 class ParseError(BackendError):
-    """A tool printed something its parser cannot read (a new version, a truncated output)."""
+    """A tool printed something its parser cannot read (a new version, a truncated output). ``command`` names
+    the tool (``zpool status``) and ``line`` the line of its output that could not be read, when known."""
 
     code = "unreadable_output"
     status_code = 502
+
+    def __init__(self, message: str, *, command: str = "", line: str | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.command, self.line = command, line
 
 
 def field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -95,20 +101,61 @@ def errors_text(fields: dict[str, list[str]]) -> str:
     return "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
 
 
-def parser(func: Callable[P, R]) -> Callable[P, R]:
-    """Mark a pure parser: whatever goes wrong inside it surfaces as one ``ParseError`` naming the parser
-    and the start of the text, never as a bare ValueError or IndexError."""
+# The line a parser is reading, so that whatever goes wrong can name it.
+_current_line: ContextVar[str | None] = ContextVar("calypso_parser_line", default=None)
+_PARSE_FAILURES = (LookupError, ValueError, TypeError, AttributeError, ArithmeticError, OSError, RecursionError)
 
+
+def lines(text: str) -> Iterator[str]:
+    """The lines of a tool's output, one by one: a ``@parser`` that fails on one names it in its error."""
+    for line in text.splitlines():
+        _current_line.set(line)
+        yield line
+
+
+def _parse_message(command: str, line: str | None, detail: str, text: str) -> str:
+    if line is not None:
+        return f"Could not read the output of `{command}` at the line {line[:200]!r}: {detail}"
+    snippet = " ".join(text.split())[:120]
+    return f"Could not read the output of `{command}` ({detail}); it begins: {snippet!r}"
+
+
+def _parsing(func: Callable[P, R], command: str) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _current_line.set(None)
         try:
             return func(*args, **kwargs)
-        except ParseError:
-            raise
-        except (ValueError, IndexError, KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        except ParseError as exc:
+            if exc.command:  # from a nested parser, which named its own command
+                raise
+            line = exc.line if exc.line is not None else _current_line.get()
             text = next((a for a in args if isinstance(a, str)), "")
-            snippet = " ".join(text.split())[:120]
-            raise ParseError(f"{func.__name__}: cannot read the tool's output ({exc}); it begins: {snippet!r}") \
-                from exc
+            raise ParseError(_parse_message(command, line, str(exc), text), command=command, line=line) from exc
+        except _PARSE_FAILURES as exc:
+            line, text = _current_line.get(), next((a for a in args if isinstance(a, str)), "")
+            detail = f"{type(exc).__name__}: {exc}"
+            raise ParseError(_parse_message(command, line, detail, text), command=command, line=line) from exc
+        finally:
+            _current_line.reset(token)
 
     return wrapper
+
+
+@overload
+def parser(func: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def parser(command: str, /) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def parser(func_or_command):
+    """Mark a pure parser, as ``@parser("zpool status")`` (or bare ``@parser``, the command taken from the
+    function's name): whatever goes wrong inside it surfaces as one ``ParseError`` naming the command and the
+    line it could not read (iterate with ``lines(text)`` so it is known), never as a bare ValueError,
+    IndexError or OverflowError."""
+    if isinstance(func_or_command, str):
+        return lambda func: _parsing(func, func_or_command)
+    func = func_or_command
+    return _parsing(func, func.__name__.removeprefix("parse_").replace("_", " "))

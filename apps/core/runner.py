@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -37,8 +38,10 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 60.0
-# Stable, parseable output from every tool.
-BASE_ENV = {"LC_ALL": "C", "LANG": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+# Stable, parseable output from every tool: C locale, and times printed in UTC (parsers read them so).
+OUTPUT_ENV = {"LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
+BASE_ENV = {**OUTPUT_ENV, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,12 +275,26 @@ class LocalRunner:
         return RunningCommand(argv, proc, out, err)
 
 
+def _remote_argv(argv: tuple[str, ...], env: Mapping[str, str] | None) -> tuple[str, ...]:
+    """``env LC_ALL=C LANG=C TZ=UTC [NAME=value...] argv...``: the remote command gets the same stable output
+    environment as a local one. ``env`` would read a program name holding ``=`` as one more variable, or
+    one starting with ``-`` as its own option, so such names are refused."""
+    variables = {**OUTPUT_ENV, **(env or {})}
+    for name in variables:
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"invalid environment variable name: {name!r}")
+    if argv[0].startswith("-") or "=" in argv[0]:
+        raise ValueError(f"invalid program name for a remote command: {argv[0]!r}")
+    return ("env", *(f"{k}={v}" for k, v in variables.items()), *argv)
+
+
 class SshRunner:
     """Runs argv on a remote host through the OpenSSH client, with a pinned host key.
 
     The host key is written to a private known_hosts file and ``StrictHostKeyChecking=yes`` is
     set, so a changed key fails the connection instead of being trusted. The remote command line
-    is built with ``shlex.join`` so every argument reaches the remote program literally.
+    is built with ``shlex.join`` so every argument reaches the remote program literally, and runs
+    under ``env LC_ALL=C LANG=C TZ=UTC`` (plus the caller's ``env``), as a local command would.
     """
 
     def __init__(
@@ -329,25 +346,23 @@ class SshRunner:
 
     def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
         argv = _check_argv(argv)
-        if env:
-            argv = ("env", *(f"{k}={v}" for k, v in env.items()), *argv)
-        result = self._local.run(self.ssh_argv(argv), stdin=stdin, timeout=timeout, check=False)
+        remote = self.ssh_argv(_remote_argv(argv, env))
+        result = self._local.run(remote, stdin=stdin, timeout=timeout, check=False)
         if result.returncode == 255:  # ssh's own failure: host key, auth, network
             raise CommandError(result, f"ssh to {self.host}:{self.port} failed: {result.stderr.strip()}")
         return self._wrap(argv, result, check)
 
     def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
         argv = _check_argv(argv)
-        result = self._local.stream(self.ssh_argv(argv), on_line=on_line, timeout=timeout, check=False)
+        remote = self.ssh_argv(_remote_argv(argv, env))
+        result = self._local.stream(remote, on_line=on_line, timeout=timeout, check=False)
         if result.returncode == 255:
             raise CommandError(result, f"ssh to {self.host}:{self.port} failed: {result.stderr.strip()}")
         return self._wrap(argv, result, check)
 
     def start(self, argv, *, env=None) -> RunningCommand:
         argv = _check_argv(argv)
-        if env:
-            argv = ("env", *(f"{k}={v}" for k, v in env.items()), *argv)
-        handle = self._local.start(self.ssh_argv(argv))
+        handle = self._local.start(self.ssh_argv(_remote_argv(argv, env)))
         handle.argv = argv  # callers see the remote command, as with run()
         return handle
 

@@ -25,18 +25,18 @@ __all__ = [
     "validate_zfs_pool_name",
 ]
 
-_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_POOL = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*$")
-_RESERVED_POOL = re.compile(r"^(mirror|raidz|raidz1|raidz2|raidz3|draid\d*|spare|log|cache|special|dedup|c\d.*)$")
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,254}$")
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-_PROPERTY = re.compile(r"^[a-z][a-z0-9_]*(:[a-z0-9_.:-]+)?$")
+_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_POOL = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]*")
+_RESERVED_POOL = re.compile(r"(mirror|raidz|raidz1|raidz2|raidz3|draid\d*|spare|log|cache|special|dedup|c\d.*)")
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,254}")
+_HOST = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_PROPERTY = re.compile(r"[a-z][a-z0-9_]*(:[a-z0-9_.:-]+)?")
 MAX_ZFS_NAME = 255
 
 
 def validate_safe_name(value: str) -> str:
     """A plain object name: letters, digits and ``_ . : @ + -``, not starting with ``-``."""
-    if not isinstance(value, str) or not _SAFE.match(value):
+    if not isinstance(value, str) or not _SAFE.fullmatch(value):
         raise ValidationError(
             _("'%(value)s' is not a valid name: use letters, digits and _ . : @ + - (no spaces), "
               "starting with a letter or digit."), code="invalid_name", params={"value": value})
@@ -45,11 +45,11 @@ def validate_safe_name(value: str) -> str:
 
 def validate_zfs_pool_name(value: str) -> str:
     """ZFS pool naming rules (zpool(8)): letter first, then ``[A-Za-z0-9_.:-]``; reserved words refused."""
-    if not isinstance(value, str) or not _POOL.match(value) or len(value) > MAX_ZFS_NAME:
+    if not isinstance(value, str) or not _POOL.fullmatch(value) or len(value) > MAX_ZFS_NAME:
         raise ValidationError(
             _("'%(value)s' is not a valid pool name: start with a letter, then letters, digits, _ . : - only."),
             code="invalid_pool_name", params={"value": value})
-    if _RESERVED_POOL.match(value):
+    if _RESERVED_POOL.fullmatch(value):
         raise ValidationError(_("'%(value)s' is a reserved word and cannot name a pool."),
                               code="reserved_pool_name", params={"value": value})
     return value
@@ -63,7 +63,7 @@ def validate_zfs_dataset_name(value: str) -> str:
     pool, *children = value.split("/")
     validate_zfs_pool_name(pool)
     for part in children:
-        if not _COMPONENT.match(part) or part in (".", ".."):
+        if not _COMPONENT.fullmatch(part) or part in (".", ".."):
             raise ValidationError(
                 _("'%(value)s' is not a valid dataset name: each part uses letters, digits, _ . : - only."),
                 code="invalid_dataset_name", params={"value": value})
@@ -75,7 +75,7 @@ def validate_snapshot_name(value: str) -> str:
     dataset, sep, snap = value.rpartition("@") if isinstance(value, str) else ("", "", "")
     if sep:
         validate_zfs_dataset_name(dataset)
-    if not _COMPONENT.match(snap or "") or len(value) > MAX_ZFS_NAME:
+    if not _COMPONENT.fullmatch(snap or "") or len(value) > MAX_ZFS_NAME:
         raise ValidationError(
             _("'%(value)s' is not a valid snapshot name: letters, digits, _ . : - only."),
             code="invalid_snapshot_name", params={"value": value})
@@ -86,7 +86,7 @@ def validate_btrfs_subvolume_name(value: str) -> str:
     """A subvolume path relative to its filesystem: components of ``[A-Za-z0-9_.:@-]``."""
     parts = value.split("/") if isinstance(value, str) and value else [""]
     for part in parts:
-        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,254}$", part) or part in (".", ".."):
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,254}", part) or part in (".", ".."):
             raise ValidationError(
                 _("'%(value)s' is not a valid subvolume name: letters, digits, _ . : @ - only, no '..'."),
                 code="invalid_subvolume_name", params={"value": value})
@@ -94,7 +94,7 @@ def validate_btrfs_subvolume_name(value: str) -> str:
 
 
 def validate_hostname(value: str) -> str:
-    if not isinstance(value, str) or not _HOST.match(value):
+    if not isinstance(value, str) or not _HOST.fullmatch(value):
         raise ValidationError(_("'%(value)s' is not a valid host name or address."), code="invalid_hostname",
                               params={"value": value})
     return value
@@ -102,7 +102,7 @@ def validate_hostname(value: str) -> str:
 
 def validate_property_name(value: str) -> str:
     """A native property (``compression``) or a user property (``com.example:owner``)."""
-    if not isinstance(value, str) or not (_PROPERTY.match(value) or re.match(r"^[a-z0-9_.-]+:[a-z0-9_.:-]+$", value)):
+    if not isinstance(value, str) or not (_PROPERTY.fullmatch(value) or re.fullmatch(r"[a-z0-9_.-]+:[a-z0-9_.:-]+", value)):
         raise ValidationError(_("'%(value)s' is not a valid property name."), code="invalid_property",
                               params={"value": value})
     return value
@@ -118,7 +118,7 @@ def validate_host_path(value: str) -> str:
 
 
 _UNITS = {"": 0, "B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:I?B)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:I?B)?\s*", re.IGNORECASE)
 
 
 def parse_size(value: str | int) -> int:
@@ -129,7 +129,7 @@ def parse_size(value: str | int) -> int:
         if value < 0:
             raise ValidationError(_("A size cannot be negative."), code="invalid_size")
         return value
-    match = _SIZE.match(str(value))
+    match = _SIZE.fullmatch(str(value))
     if not match:
         raise ValidationError(_("'%(value)s' is not a size: use a number with an optional unit K, M, G, T, P."),
                               code="invalid_size", params={"value": value})

@@ -1,12 +1,14 @@
 import django_filters
 
+from apps.core.filters import CalypsoFilterSet
+
 from .choices import JobState
 from .models import Job
 
 __all__ = ["JobFilterSet"]
 
 
-class JobFilterSet(django_filters.FilterSet):
+class JobFilterSet(CalypsoFilterSet):
     """``kind``, ``lock_key`` and ``kind__startswith`` come from Meta; ``state`` takes several values."""
 
     state = django_filters.MultipleChoiceFilter(choices=JobState.choices, distinct=False)

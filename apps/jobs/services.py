@@ -94,9 +94,14 @@ def reap_stale_jobs(stale_after_s: float | None = None) -> list[int]:
     return results
 
 
-def fail_jobs_of_worker(worker: str) -> list[int]:
-    """A worker (re)started: any job still marked running on it died with its previous process."""
+def fail_jobs_of_worker(worker: str, *, died: str = "") -> list[int]:
+    """Fail the jobs still marked running on ``worker``: it (re)started, so they died with its previous
+    process; or its process supervisor saw that process end (``died``: how, e.g. "signal SIGKILL")."""
     jobs = Job.objects.filter(state__in=(JobState.RUNNING, JobState.ROLLING_BACK), worker=worker)
-    return _fail_lost(list(jobs), _(
-        "The worker %(worker)s restarted while this job was running; the job did not finish. Check the log, "
-        "then retry.") % {"worker": worker})
+    if died:
+        reason = _("The worker process %(worker)s died (%(how)s); the job was interrupted. Host changes it made "
+                   "may be incomplete; check the log below, then retry.") % {"worker": worker, "how": died}
+    else:
+        reason = _("The worker %(worker)s restarted while this job was running; the job did not finish. Check "
+                   "the log, then retry.") % {"worker": worker}
+    return _fail_lost(list(jobs), reason)

@@ -73,6 +73,7 @@ class EventKind(models.TextChoices):
     CAPACITY_90 = "capacity_90", _("Capacity above 90 %")
     POOL_GONE = "pool_gone", _("Pool disappeared")
     POOL_APPEARED = "pool_appeared", _("Pool appeared")
+    SYNC_FAILED = "sync_failed", _("Could not be read")
 
 
 class EventSeverity(models.TextChoices):

@@ -1,8 +1,10 @@
 """FilterSets shared by the API and the admin. Fields with choices, booleans and foreign keys get their
-filters from the model; declared here are the ones that differ (plain-text name matches, id filters
-that need no lookup query, time ranges)."""
+filters from the model (a foreign key as a range-checked id, see ``CalypsoFilterSet``); declared here are
+the ones that differ (plain-text name matches, ids through a relation, time ranges)."""
 
 import django_filters as filters
+
+from apps.core.filters import BooleanFilter, CalypsoFilterSet, IdFilter
 
 from .models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent
 
@@ -13,7 +15,7 @@ def _name():
     return filters.CharFilter(lookup_expr="icontains", help_text="Part of the name (plain text, any case).")
 
 
-class PoolFilterSet(filters.FilterSet):
+class PoolFilterSet(CalypsoFilterSet):
     name = _name()
 
     class Meta:
@@ -21,7 +23,7 @@ class PoolFilterSet(filters.FilterSet):
         fields = ("backend", "health", "gone", "name")
 
 
-class DatasetFilterSet(filters.FilterSet):
+class DatasetFilterSet(CalypsoFilterSet):
     name = _name()
 
     class Meta:
@@ -29,16 +31,16 @@ class DatasetFilterSet(filters.FilterSet):
         fields = ("pool", "kind", "gone", "name")
 
 
-class SnapshotFilterSet(filters.FilterSet):
+class SnapshotFilterSet(CalypsoFilterSet):
     """``name`` matches as plain text (icontains): no regex, so any operator input is safe."""
 
-    dataset = filters.NumberFilter(field_name="dataset_id")
+    dataset = IdFilter(field_name="dataset_id")
     dataset_name = filters.CharFilter(field_name="dataset__name")
-    pool = filters.NumberFilter(field_name="dataset__pool_id")
+    pool = IdFilter(field_name="dataset__pool_id")
     name = _name()
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    held = filters.BooleanFilter(method="filter_held")
+    held = BooleanFilter(method="filter_held")
 
     class Meta:
         model = Snapshot
@@ -48,8 +50,8 @@ class SnapshotFilterSet(filters.FilterSet):
         return queryset.filter(userrefs__gt=0) if value else queryset.filter(userrefs=0)
 
 
-class StorageEventFilterSet(filters.FilterSet):
-    pool = filters.NumberFilter(field_name="pool_id")
+class StorageEventFilterSet(CalypsoFilterSet):
+    pool = IdFilter(field_name="pool_id")
     since = filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
 
     class Meta:
@@ -57,9 +59,9 @@ class StorageEventFilterSet(filters.FilterSet):
         fields = ("pool", "kind", "severity", "acknowledged", "since")
 
 
-class SnapshotPolicyFilterSet(filters.FilterSet):
-    dataset = filters.NumberFilter(field_name="dataset_id")
-    pool = filters.NumberFilter(field_name="dataset__pool_id")
+class SnapshotPolicyFilterSet(CalypsoFilterSet):
+    dataset = IdFilter(field_name="dataset_id")
+    pool = IdFilter(field_name="dataset__pool_id")
     name = _name()
 
     class Meta:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from apps.core.permissions import allowed, perm_name
 from apps.core.serializers import RestrictedRelatedField
 from apps.system.disks import free_disk_choices
 
@@ -42,6 +43,7 @@ LAYOUTS = [("stripe", _("Stripe (no redundancy)")), ("mirror", _("Mirror (pairs)
 NAMED_PROPERTIES = ("volsize", "quota", "refquota", "reservation", "refreservation", "compression", "recordsize",
                     "atime", "readonly", "sync", "dedup", "copies", "exec", "canmount", "snapdir", "xattr",
                     "mountpoint")
+GUID_DIGITS = 20  # a pool's numeric id (guid) is a 64-bit unsigned number
 HINTS = {"volsize": _("Volumes: 10G, 512M..."), "quota": _("10G, or none."), "reservation": _("10G, or none."),
          "recordsize": _("Power of two, 512 to 16M: 128K, 1M..."), "mountpoint": _("A path, none or legacy.")}
 
@@ -129,6 +131,11 @@ class ImportInput(ImportableQuery):
     name = serializers.CharField(max_length=255, help_text=_("Pool name or numeric id."))
     new_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     force = serializers.BooleanField(default=False)
+
+    def validate_name(self, value: str) -> str:
+        if value.isdigit() and len(value) > GUID_DIGITS:
+            raise serializers.ValidationError(_("A pool's numeric id has at most %(n)s digits.") % {"n": GUID_DIGITS})
+        return value
 
 
 class PoolExportInput(serializers.Serializer):
@@ -225,8 +232,18 @@ class RollbackInput(serializers.Serializer):
 
 
 class CloneInput(serializers.Serializer):
+    """A clone is a new dataset in the snapshot's pool: like any dataset created under a parent, it needs the
+    change permission on that pool (seeing it, or holding a clone grant on the snapshot, is not enough)."""
+
     target = serializers.CharField(max_length=1024, help_text=_("New filesystem: <pool>/<path>."))
     properties = serializers.DictField(child=serializers.CharField(), required=False)
+
+    def validate_target(self, value: str) -> str:
+        request, snapshot = self.context.get("request"), self.context.get("object")
+        pool = snapshot.dataset.pool if isinstance(snapshot, Snapshot) else None
+        if request is not None and pool is not None and not allowed(request.user, perm_name(Pool, "change"), pool):
+            raise serializers.ValidationError(_("Pool %(pool)s is not yours to add datasets to.") % {"pool": pool.name})
+        return value
 
 
 class HoldInput(serializers.Serializer):

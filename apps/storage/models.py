@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import validators
 from apps.core.models import CalypsoModel
 
 from .choices import (
@@ -130,6 +131,20 @@ class Dataset(Named, CalypsoModel):
     def relative_path(self) -> str:
         """The path below the pool's top level ("" for the top level itself; Btrfs: the subvolume path)."""
         return self.name.partition("/")[2]
+
+    @property
+    def name_unmanaged(self) -> bool:
+        """The host has this dataset under a name Calypso would not give a new one (made by hand with a
+        space, say): it is listed and can be destroyed, but no new dataset is created or renamed so."""
+        try:
+            if self.pool.backend == Backend.BTRFS:
+                if self.relative_path:
+                    validators.validate_btrfs_subvolume_name(self.relative_path)
+            else:
+                validators.validate_zfs_dataset_name(self.name)
+        except ValidationError:
+            return True
+        return False
 
 
 class Snapshot(Named, CalypsoModel):

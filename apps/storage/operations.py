@@ -31,6 +31,13 @@ def _imported(*capabilities: str):
 
 zfs_devices = _imported("devices")
 
+
+def _managed_name(capability: str):
+    """Offered on a dataset whose name Calypso would create itself and whose backend can: one made by hand
+    with another name (a space, say) can only be destroyed."""
+    check = supports(capability, _pool_of_dataset)
+    return lambda ds: not ds.name_unmanaged and check(ds)
+
 POOL = Operations(
     Pool,
     Operation("create", services.create_pool, input=inputs.PoolCreateInput, detail=False, job=True,
@@ -80,11 +87,11 @@ DATASET = Operations(
               help=_("ZFS: a filesystem or a volume. Btrfs: a subvolume (kind is ignored)."),
               example={"pool": 1, "name": "tank/home", "compression": "lz4", "quota": "10G"}),
     Operation("update", services.update_dataset, input=inputs.DatasetPropertiesInput, partial=True,
-              initial=inputs.dataset_initial, when=supports("properties", _pool_of_dataset),
+              initial=inputs.dataset_initial, when=_managed_name("properties"),
               label=_("Edit properties"), help=_("Only changed values are set; an emptied value inherits again "
                                                  "(sizes: none)."), example={"compression": "zstd"}),
     Operation("rename", services.rename_dataset, input=inputs.RenameInput, permission="change",
-              initial=lambda ds: {"new_name": ds.name}, when=supports("rename", _pool_of_dataset),
+              initial=lambda ds: {"new_name": ds.name}, when=_managed_name("rename"),
               label=_("Rename"), help=_("Children and snapshots follow; shares on the old path must be updated.")),
     Operation("delete", services.destroy_dataset, input=inputs.DatasetDeleteInput, destructive=True,
               confirm=lambda ds: ds.name, when=lambda ds: bool(ds.relative_path),  # a top level goes with its pool

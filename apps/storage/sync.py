@@ -3,6 +3,9 @@
 One listing per object type (pools, datasets, snapshots), then dict lookups and bulk writes: no
 query per row, so 10,000 snapshots cost a handful of queries. Vanished pools and datasets are
 marked gone (they may come back on import); vanished snapshots are deleted (they never come back).
+
+A pool whose output cannot be read (or whose tool fails) does not stop the others: it gets a
+``sync_failed`` event, keeps its rows as they were, and every other pool is reconciled.
 """
 
 from __future__ import annotations
@@ -68,30 +71,76 @@ class SyncResult:
 
 # ------------------------------------------------------------------ entry points
 def sync_zfs(runner: Runner) -> SyncResult:
-    """Read every ZFS pool, dataset and snapshot (three listings) and reconcile the tables."""
+    """Read every ZFS pool, dataset and snapshot (three listings) and reconcile the tables; when a listing
+    fails, read the pools one by one so that only the pool at fault is left out."""
     backend = get_zfs_backend(runner)
-    pools = backend.list_pools()
-    datasets = backend.list_datasets() if pools else []
-    snapshots = backend.list_snapshots() if pools else []
+    try:
+        pools = backend.list_pools()
+        datasets = backend.list_datasets() if pools else []
+        snapshots = backend.list_snapshots() if pools else []
+    except BackendError as exc:
+        if exc.returncode == 127:  # no ZFS on this host: nothing to read pool by pool
+            raise
+        log.warning("storage sync zfs: %s; reading the pools one by one", exc)
+        return _sync_zfs_pool_by_pool(backend)
     return reconcile(Backend.ZFS, pools, datasets, snapshots)
 
 
+def _sync_zfs_pool_by_pool(backend) -> SyncResult:
+    names = backend.pool_names()
+    infos, datasets, snapshots, failed = [], [], [], {}
+    for name in names:
+        try:
+            info = backend.list_pools(name)
+            subs, snaps = backend.list_datasets(name), backend.list_snapshots(name)
+        except BackendError as exc:
+            failed[name] = exc
+            continue
+        infos += info
+        datasets += subs
+        snapshots += snaps
+    known = set(Pool.objects.filter(backend=Backend.ZFS).values_list("name", flat=True))
+    scope = (known | set(names)) - set(failed)
+    result = reconcile(Backend.ZFS, infos, datasets, snapshots, scope=scope)
+    for name, exc in failed.items():
+        _sync_failed(Backend.ZFS, name, exc, result)
+    return result
+
+
 def sync_btrfs(runner: Runner, pools: Iterable[Pool] | None = None) -> SyncResult:
-    """Re-read the registered Btrfs filesystems through their mountpoints."""
+    """Re-read the registered Btrfs filesystems through their mountpoints, each on its own: one that cannot
+    be read gets an event and keeps its rows, the others are reconciled."""
     rows = list(pools if pools is not None else Pool.objects.btrfs())
-    infos, datasets, snapshots, result = [], [], [], SyncResult()
+    infos, datasets, snapshots, failed = [], [], [], {}
     for pool in rows:
         backend = get_backend(pool, runner)
         try:
             info, subs, snaps = backend.info(), backend.list_datasets(), backend.list_snapshots()
         except BackendError as exc:
-            result.errors.append(f"{pool.name}: {exc}")
+            failed[pool.name] = exc
             continue
         infos.append(info)
         datasets += subs
         snapshots += snaps
-    scope = {p.name for p in rows}
-    return result.merge(reconcile(Backend.BTRFS, infos, datasets, snapshots, scope=scope))
+    scope = {p.name for p in rows} - set(failed)
+    result = reconcile(Backend.BTRFS, infos, datasets, snapshots, scope=scope)
+    for name, exc in failed.items():
+        _sync_failed(Backend.BTRFS, name, exc, result)
+    return result
+
+
+def _sync_failed(backend: str, name: str, exc: BackendError, result: SyncResult) -> None:
+    """Note a pool that could not be read: an error in the result, and a ``sync_failed`` event on its row
+    unless the same failure is already on record and not yet acknowledged."""
+    message = f"Pool {name} could not be read: {getattr(exc, 'message', '') or exc}"[:4000]
+    result.errors.append(f"{name}: {exc}")
+    pool = Pool.objects.filter(backend=backend, name=name).first()
+    open_events = StorageEvent.objects.filter(kind=EventKind.SYNC_FAILED, acknowledged=False, message=message)
+    if open_events.filter(pool=pool, details__pool=name).exists():
+        return
+    details = {"pool": name, "backend": backend, "error": type(exc).__name__,
+               "command": getattr(exc, "command", "") or " ".join(exc.argv)}
+    result.events.append(_event(pool, EventKind.SYNC_FAILED, EventSeverity.WARNING, message, details))
 
 
 def sync_all(runner: Runner) -> SyncResult:
@@ -259,11 +308,11 @@ def _watch(pool: Pool, before: dict) -> list[StorageEvent]:
     return events
 
 
-def _event(pool: Pool, kind: str, severity: str, message: str, details: dict) -> StorageEvent:
+def _event(pool: Pool | None, kind: str, severity: str, message: str, details: dict) -> StorageEvent:
     event = StorageEvent.objects.create(pool=pool, kind=kind, severity=severity, message=message, details=details)
     audit.record(None, f"storage.pool.{kind}", pool, message=message, source=AuditSource.SYSTEM,
                  outcome="ok" if severity == EventSeverity.INFO else "failed")
-    log.warning("storage event %s on %s: %s", kind, pool.name, message)
+    log.warning("storage event %s on %s: %s", kind, pool.name if pool else details.get("pool", "?"), message)
     return event
 
 

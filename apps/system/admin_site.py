@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.forms import GuardedAdminAuthenticationForm
+
 from .dashboard import panels
 
 __all__ = ["CalypsoAdminSite"]
@@ -15,6 +17,7 @@ class CalypsoAdminSite(admin.AdminSite):
     site_title = _("Calypso")
     index_title = _("Dashboard")
     index_template = "admin/calypso_index.html"
+    login_form = GuardedAdminAuthenticationForm
 
     def index(self, request, extra_context=None):
         return super().index(request, {"panels": panels(request), **(extra_context or {})})

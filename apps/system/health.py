@@ -1,20 +1,28 @@
-"""Health of the portal's own services (database, Redis, Celery workers) and of the host tools."""
+"""Health of the portal's own services (database, Redis, Celery workers) and of the host tools, and the
+anonymous liveness probe (``GET /healthz``)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from datetime import timedelta
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from apps.core.runner import get_runner
+from apps.jobs.choices import JobState
+from apps.jobs.models import Job
 
 from . import tools
 
-__all__ = ["check_celery", "check_database", "check_redis", "health", "tool_statuses"]
+__all__ = ["check_celery", "check_database", "check_redis", "health", "liveness", "tool_statuses"]
 
 TOOLS_CACHE_KEY = "system:tools"
 
@@ -51,15 +59,32 @@ def check_redis() -> dict:
     return _timed(run)
 
 
-def check_celery(timeout: float = 0.5) -> dict:
+def _busy_workers() -> list[str]:
+    """Workers whose running jobs stamped their heartbeat lately: alive, even when too busy to answer."""
+    recent = timezone.now() - timedelta(seconds=3 * settings.CALYPSO_JOB_HEARTBEAT_S)
+    return sorted(set(Job.objects.filter(state__in=(JobState.RUNNING, JobState.ROLLING_BACK), heartbeat__gte=recent)
+                      .exclude(worker="").values_list("worker", flat=True)))
+
+
+def check_celery(timeout: float | None = None) -> dict:
+    """Workers answering a ping. Those that answer within half a second are all listed; when none does,
+    the check waits up to ``timeout`` (CALYPSO_HEALTH_CELERY_TIMEOUT_S, 2 s) for the first answer, and a
+    worker whose jobs keep their heartbeat counts as up (busy) too."""
+    timeout = timeout if timeout is not None else getattr(settings, "CALYPSO_HEALTH_CELERY_TIMEOUT_S", 2.0)
+
     def run():
         from celery import current_app  # the project's app (calypso.celery), without importing the project
 
-        replies = current_app.control.ping(timeout=timeout) or []
+        replies = current_app.control.ping(timeout=min(0.5, timeout)) or []
+        if not replies and timeout > 0.5:
+            replies = current_app.control.ping(timeout=timeout, limit=1) or []
         workers = sorted(name for reply in replies for name in reply)
-        if not workers:
-            raise RuntimeError("no Celery worker answered; start one with: celery -A calypso worker")
-        return {"workers": workers}
+        if workers:
+            return {"workers": workers}
+        busy = _busy_workers()
+        if busy:
+            return {"workers": busy, "busy": True}
+        raise RuntimeError("no Celery worker answered; start one with: celery -A calypso worker")
 
     return _timed(run)
 
@@ -81,3 +106,13 @@ def health() -> dict:
         host_tools = [asdict(s) for s in tools.probe(get_runner())]
     status = "ok" if all(c["status"] == "ok" for c in components.values()) else "error"
     return {"status": status, "version": settings.VERSION, "components": components, "tools": host_tools}
+
+
+@require_safe
+@never_cache
+def liveness(request) -> HttpResponse:
+    """``GET /healthz``, open to anonymous clients (load balancers, uptime monitors): 200 ``ok`` while this web
+    process and its database answer, 503 otherwise. It runs nothing else and tells nothing more."""
+    alive = check_database()["status"] == "ok"
+    return HttpResponse("ok\n" if alive else "unavailable\n", status=200 if alive else 503,
+                        content_type="text/plain; charset=utf-8")

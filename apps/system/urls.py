@@ -1,4 +1,10 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-urlpatterns = [path("", RedirectView.as_view(url="/admin/", permanent=False))]
+from .health import liveness
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The one page open to anonymous clients outside sign-in: "ok" or 503, nothing more (see health.liveness).
+    path("healthz", liveness, name="healthz"),
+]

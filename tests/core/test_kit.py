@@ -44,6 +44,17 @@ GOOD = Operations(
 CARELESS = Operations(HostInventory, Operation("delete", forget, destructive=False))
 
 
+class LinkInput(serializers.Serializer):
+    other = serializers.PrimaryKeyRelatedField(queryset=HostInventory.objects.all())  # any, seen or not
+
+
+def link(inventory: HostInventory, *, actor, other: HostInventory) -> HostInventory:
+    return inventory
+
+
+LOOSE = Operations(HostInventory, Operation("link", link, input=LinkInput, permission="change"))
+
+
 class GadgetViewSet(CalypsoViewSet):
     queryset = HostInventory.objects.all()
     serializer_class = HostInventorySerializer
@@ -71,6 +82,12 @@ def _urls(viewset: type, namespace: str):
     return path(f"api/v1/{namespace}/", include((router.urls, namespace)))
 
 
+class LooseViewSet(CalypsoViewSet):
+    queryset = HostInventory.objects.all()
+    serializer_class = HostInventorySerializer
+    operations = LOOSE
+
+
 class GadgetAdmin(CalypsoModelAdmin):
     operations = GOOD
 
@@ -78,7 +95,7 @@ class GadgetAdmin(CalypsoModelAdmin):
 site = admin.AdminSite(name="kit")
 site.register(HostInventory, GadgetAdmin)
 urlpatterns = [_urls(GadgetViewSet, "good"), _urls(LeakyViewSet, "leaky"), _urls(UnrestrictedViewSet, "open"),
-               _urls(CarelessViewSet, "careless"), path("admin/", site.urls)]
+               _urls(CarelessViewSet, "careless"), _urls(LooseViewSet, "loose"), path("admin/", site.urls)]
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_own_urls")]
 
 
@@ -137,3 +154,11 @@ def test_a_destructive_operation_without_confirmation_fails_its_check(admin_user
     [entry] = _entries("careless")
     with pytest.raises(AssertionError, match="took it"):
         contracts.check_confirmation_required(entry, client_for(admin_user), admin_user)
+
+
+def test_an_input_naming_any_object_by_id_fails_its_check(make_user, client_for):
+    [entry] = _entries("loose")
+    assert list(contracts.related_inputs(entry.operation)) == ["other"]
+    user = make_user("borrower", None)
+    with pytest.raises(AssertionError, match="not a RestrictedRelatedField"):
+        contracts.check_related_input_refused_like_a_missing_one(entry, client_for(user), user, "other")

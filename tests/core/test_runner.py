@@ -1,4 +1,5 @@
 import os
+import shlex
 import time
 from pathlib import Path
 
@@ -7,10 +8,13 @@ import pytest
 from apps.core.runner import (
     CommandError,
     CommandNotFound,
+    CommandResult,
     CommandTimeout,
     LocalRunner,
     LoggingRunner,
     ReplayRunner,
+    RunningCommand,
+    SshRunner,
     UnexpectedCommand,
 )
 
@@ -71,6 +75,66 @@ def test_missing_program_is_command_not_found():
 
 def test_environment_is_c_locale():
     assert LocalRunner().run(["sh", "-c", "echo $LC_ALL"]).stdout.strip() == "C"
+
+
+@pytest.mark.parametrize("env", [None, {"CALYPSO_X": "1"}])
+def test_every_way_to_run_gives_c_locale_and_utc(env, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")  # the portal's own zone does not leak into commands
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    probe = ["sh", "-c", 'echo "$LC_ALL $LANG $TZ"']
+    runner = LocalRunner()
+    assert runner.run(probe, env=env).stdout.split() == ["C", "C", "UTC"]
+    lines = []
+    runner.stream(probe, on_line=lines.append, env=env)
+    assert lines == ["C C UTC"]
+    assert runner.start(probe, env=env).wait(10).stdout.split() == ["C", "C", "UTC"]
+
+
+class _FakeSshClient(LocalRunner):
+    """Stands in for the local ``ssh`` client: remembers its argv, answers success."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.argvs: list[list[str]] = []
+
+    def run(self, argv, **kwargs):
+        self.argvs.append(list(argv))
+        return CommandResult(tuple(argv), 0, "", "", 0.0)
+
+    def stream(self, argv, *, on_line, **kwargs):
+        return self.run(argv)
+
+    def start(self, argv, **kwargs):
+        result = self.run(argv)
+        return RunningCommand(result.argv, None, result=result)
+
+
+def _ssh() -> tuple[SshRunner, _FakeSshClient]:
+    client = _FakeSshClient()
+    return SshRunner("nas.example", known_hosts_file="/dev/null", local=client), client
+
+
+def test_ssh_remote_commands_run_under_c_locale_and_utc():
+    runner, client = _ssh()
+    argv = ["zpool", "status", "-p", "my pool; rm -rf /"]
+    assert runner.run(argv).argv == tuple(argv)  # callers see the command they asked for
+    runner.stream(argv, on_line=lambda line: None)
+    assert runner.start(argv).argv == tuple(argv)
+    runner.run(["btrfs", "scrub", "status", "/mnt"], env={"TZ": "UTC", "CALYPSO_X": "a b"})
+    remotes = [shlex.split(a[-1]) for a in client.argvs]
+    assert all(a[-2] == "--" for a in client.argvs)
+    expected = ["env", "LC_ALL=C", "LANG=C", "TZ=UTC", *argv]
+    assert remotes[:3] == [expected] * 3
+    assert remotes[3] == ["env", "LC_ALL=C", "LANG=C", "TZ=UTC", "CALYPSO_X=a b", "btrfs", "scrub", "status", "/mnt"]
+
+
+@pytest.mark.parametrize(("argv", "env"), [(["-i", "sh"], None), (["A=B", "sh"], None), (["ls"], {"A=B": "x"}),
+                                           (["ls"], {"-u": "x"}), (["ls"], {"": "x"})])
+def test_ssh_refuses_what_env_would_read_as_its_own(argv, env):
+    runner, client = _ssh()
+    with pytest.raises(ValueError):
+        runner.run(argv, env=env)
+    assert client.argvs == []
 
 
 def test_stream_delivers_lines_as_they_come():

@@ -66,6 +66,15 @@ def test_runs_remote_command_with_literal_arguments(sshd):
     assert result.argv == ("printf", "%s", nasty)
 
 
+def test_remote_commands_get_c_locale_and_utc(sshd):
+    runner = _runner(sshd, sshd["host_key"])
+    probe = ["sh", "-c", 'echo "$LC_ALL $LANG $TZ"']
+    assert runner.run(probe).stdout.split() == ["C", "C", "UTC"]
+    lines = []
+    runner.stream(probe, on_line=lines.append)
+    assert lines == ["C C UTC"]
+
+
 def test_remote_failure_raises_with_stderr(sshd):
     runner = _runner(sshd, sshd["host_key"])
     with pytest.raises(CommandError) as err:

@@ -73,3 +73,27 @@ def test_parse_size_rejects(bad):
 def test_format_size():
     assert format_size(1536 * 1024**2) == "1.5G"
     assert format_size(512) == "512B"
+
+
+@pytest.mark.parametrize("validator, good", [
+    (validate_zfs_pool_name, "tank"),
+    (validate_zfs_dataset_name, "tank/home"),
+    (validate_snapshot_name, "tank/home@daily"),
+    (validate_btrfs_subvolume_name, "data/home"),
+])
+@pytest.mark.parametrize("tail", ["\n", "\r\n", "\nrm"])
+def test_a_trailing_newline_is_refused(validator, good, tail):
+    """Validators match the whole string: ``$`` would let a name ending in a newline through."""
+    assert validator(good) == good
+    with pytest.raises(ValidationError):
+        validator(good + tail)
+
+
+def test_other_validators_match_the_whole_string():
+    from apps.core.validators import validate_hostname, validate_property_name, validate_safe_name
+
+    for validator, good in ((validate_safe_name, "ops1"), (validate_hostname, "nas.example.com"),
+                            (validate_property_name, "com.example:owner"), (validate_property_name, "quota")):
+        assert validator(good) == good
+        with pytest.raises(ValidationError):
+            validator(good + "\n")

@@ -242,3 +242,22 @@ def test_cancel_stops_a_running_job(live, admin_user):
     assert time.monotonic() - started < 3
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED and job.progress < 100
+
+
+def test_the_live_server_believes_no_forwarded_headers(live, operator_user):
+    """Behind the real ASGI server a client's own X-Forwarded-For and X-Request-ID change nothing: the
+    audit trail has the TCP peer's address, and repeated guesses are locked whatever address is forged."""
+    from django.core.cache import cache
+
+    from apps.audit.models import AuditEvent
+
+    cache.clear()
+    with httpx.Client(base_url=live.base_url, timeout=10) as client:
+        codes = [client.post("/api/v1/auth/token/", json={"username": "operator1", "password": "wrong"},
+                             headers={"X-Forwarded-For": f"198.51.100.{i}", "X-Request-ID": f"forged-{i}"}).status_code
+                 for i in range(settings.CALYPSO_SIGNIN_FREE_FAILURES + 1)]
+    cache.clear()
+    assert codes[-1] == 429 and set(codes[:-1]) == {401}
+    events = AuditEvent.objects.filter(action="accounts.user.login")
+    assert {e.address for e in events} == {"127.0.0.1"}
+    assert not any(e.request_id.startswith("forged-") for e in events)

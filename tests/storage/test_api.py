@@ -80,7 +80,9 @@ def test_viewer_reads_but_cannot_operate(tank, viewer_user, client_for, replay):
     ):
         _error(getattr(client, method)(url, body), 403, "permission_denied")
     assert not Job.objects.exists() and replay.calls == [] and Snapshot.objects.filter(pk=snap.pk).exists()
-    assert not AuditEvent.objects.exists()
+    # Each refusal is on record as a denied request, and nothing else was.
+    assert set(AuditEvent.objects.values_list("action", "outcome")) == {("http.request.denied", "denied")}
+    assert AuditEvent.objects.count() == 11  # one per refused request above
 
 
 @pytest.mark.django_db
@@ -209,7 +211,8 @@ def test_importable_is_a_read_only_query(tank, operator_user, viewer_user, clien
     assert response.status_code == 200
     assert {"name": "zrectank", "guid": "341026144811518982"}.items() <= response.json()[0].items()
     _error(client_for(viewer_user).get(f"{BASE}/pools/importable/", {"search_dirs": "/tmp/zrec"}), 403)
-    assert not AuditEvent.objects.exists() and replay.calls == [("zpool", "import", "-d", "/tmp/zrec")]
+    assert replay.calls == [("zpool", "import", "-d", "/tmp/zrec")]
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["http.request.denied"]  # the viewer's 403
     response = client_for(operator_user).post(f"{BASE}/pools/import/", {"name": "341026144811518982",
                                                                         "search_dirs": ["/tmp/zrec"]})
     assert response.status_code == 202 and Job.objects.get().params["name_or_guid"] == "341026144811518982"

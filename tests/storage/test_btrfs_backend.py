@@ -415,3 +415,25 @@ def test_list_subvolumes_of_degraded_filesystem():
     runner.add(["btrfs", "subvolume", "list", "-r", RAID], stdout="")
     [data] = BtrfsBackend(runner).list_subvolumes(RAID)
     assert (data.name, data.pool, data.extra["id"]) == ("calyraid/data", "calyraid", 256)
+
+
+# --- a backup target: received subvolumes ------------------------------------------------------
+
+BACKUP = "/tmp/brec/mnt4"
+RECEIVED = ("received_fs_show", "received_subvolume_list", "received_subvolume_list_readonly",
+            "received_subvolume_list_snapshots")  # fmt: skip
+
+
+def test_received_subvolumes_are_read_only_datasets_not_snapshots_of_each_other():
+    backend = BtrfsBackend(replay(*RECEIVED))
+    datasets = {d.name: d for d in backend.list_subvolumes(BACKUP)}
+    received = ["calybak/backups/home@1", "calybak/backups/home@2"]
+    assert sorted(datasets) == sorted(["calybak/home", *received])
+    for name in received:
+        extra = datasets[name].extra
+        assert (extra["received"], extra["readonly"], datasets[name].properties["ro"].value) == (True, True, "true")
+        assert extra["received_uuid"]
+    assert datasets["calybak/home"].extra["received"] is False
+    snaps = backend.list_snapshots(BACKUP)
+    assert sorted((s.name, s.dataset) for s in snaps) == [("calybak/snaps/home@1", "calybak/home"),
+                                                         ("calybak/snaps/home@2", "calybak/home")]

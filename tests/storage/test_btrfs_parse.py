@@ -13,6 +13,7 @@ from apps.storage.backends.btrfs_parse import (
     parse_btrfs_device_stats,
     parse_btrfs_filesystem_show,
     parse_btrfs_filesystem_usage,
+    parse_btrfs_filesystems,
     parse_btrfs_property_ro,
     parse_btrfs_scrub_counters,
     parse_btrfs_scrub_status,
@@ -253,3 +254,26 @@ def test_usage_of_small_fresh_filesystem():
     assert usage.overall["device_size"] == 536870912
     assert usage.profiles("data") == ("single",)
     assert usage.profiles("metadata") == ("dup",)
+
+
+# --- several filesystems, received subvolumes ---------------------------------------------------
+
+
+def test_show_of_two_filesystems_gives_each_its_own_devices():
+    single, raid = parse_btrfs_filesystems(recorded("fs_show_two"))
+    assert (single.label, [d.path for d in single.devices], single.total_devices) == ("calyfs", ["/dev/loop0"], 1)
+    assert (raid.label, [d.path for d in raid.devices], raid.total_devices) == ("calyraid",
+                                                                                 ["/dev/loop1", "/dev/loop2"], 2)
+    assert not single.missing and not raid.missing
+    assert parse_btrfs_filesystem_show(recorded("fs_show_two")) == single
+    assert parse_btrfs_filesystems(recorded("fs_show_raid1")) == [parse_btrfs_filesystem_show(recorded("fs_show_raid1"))]
+
+
+def test_received_subvolumes_keep_their_received_and_parent_uuids():
+    subs = {s.path: s for s in parse_btrfs_subvolume_list(recorded("received_subvolume_list"))}
+    full, incremental = subs["backups/home@1"], subs["backups/home@2"]
+    assert full.received_uuid == subs["snaps/home@1"].uuid and not full.parent_uuid
+    assert incremental.received_uuid == subs["snaps/home@2"].uuid and incremental.parent_uuid == full.uuid
+    shown = parse_btrfs_subvolume_show(recorded("received_subvolume_show"))
+    assert (shown["uuid"], shown["received_uuid"], shown["parent_uuid"], shown["readonly"]) == (
+        incremental.uuid, incremental.received_uuid, incremental.parent_uuid, True)

@@ -128,3 +128,15 @@ def test_ten_thousand_snapshots_sync_in_bulk(django_assert_max_num_queries):
     assert result.updated["snapshots"] == 99 and result.gone["snapshots"] == 500  # s1 already had used 1
     assert Snapshot.objects.count() == 9_500
     assert first < 20 and again < 10
+
+
+@pytest.mark.django_db
+def test_a_device_state_the_parser_does_not_know_is_stored_as_printed_with_its_children():
+    status = recorded("zpool_status_all.txt").replace("mirror-0           ONLINE", "mirror-0           UNKNOWN")
+    status = status.replace("/tmp/zrec/b.img  ONLINE", "/tmp/zrec/b.img  REBUILDING")
+    sync.sync_zfs(fuse_sync_runner(status=status))
+    tank = Pool.objects.get(name="zrectank")
+    mirror = Vdev.objects.get(pool=tank, parent=None)
+    assert (mirror.name, mirror.state) == ("mirror-0", "UNKNOWN")
+    assert list(mirror.children.order_by("position").values_list("name", "state")) == [
+        ("/tmp/zrec/a.img", "ONLINE"), ("/tmp/zrec/b.img", "REBUILDING")]

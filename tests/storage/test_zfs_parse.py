@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from apps.storage.backends.zfs_parse import (
     datasets_from_properties,
@@ -31,8 +34,9 @@ def out(name: str) -> str:
     return (FIXTURES / name).read_text().partition("\n")[2]
 
 
-def local(text: str) -> datetime:
-    return datetime.fromtimestamp(time.mktime(time.strptime(text, "%a %b %d %H:%M:%S %Y")), tz=UTC)
+def written(text: str) -> datetime:
+    """A time as `zpool status` printed it: the runner runs it with TZ=UTC."""
+    return datetime.strptime(text, "%a %b %d %H:%M:%S %Y").replace(tzinfo=UTC)
 
 
 def status(name: str):
@@ -104,7 +108,7 @@ def test_fuse_scrub_states() -> None:
     assert 0 < running.percent < 100
     done = status("zfs-fuse/zpool_status_scrub_finished.txt").scan
     assert (done.state, done.percent, done.errors) == ("finished", 100.0, 0)
-    assert done.finished_at == local("Tue Nov 24 17:13:47 2026")
+    assert done.finished_at == written("Tue Nov 24 17:13:47 2026")
     stopped = status("zfs-fuse/zpool_status_scrub_canceled.txt").scan
     assert (stopped.function, stopped.state) == ("scrub", "canceled")
 
@@ -137,7 +141,7 @@ def test_openzfs_raidz2_special_log_cache_spare_scrubbing() -> None:
     assert (scan.function, scan.state, scan.percent) == ("scrub", "scanning", 37.5)
     assert scan.examined_bytes == round(1.5 * 1024**4) and scan.total_bytes == 4 * 1024**4
     assert scan.processed_bytes == 0
-    assert scan.started_at == local("Sun Nov 22 02:00:01 2026")
+    assert scan.started_at == written("Sun Nov 22 02:00:01 2026")
     assert "ZFS-8000-K4" in pool.status_text
 
 
@@ -160,10 +164,10 @@ def test_openzfs_draid_resilver_22_format() -> None:
 def test_openzfs_finished_paused_canceled_resilvered_and_never() -> None:
     done = status("openzfs/zpool_status_scrub_finished.txt").scan
     assert (done.state, done.percent, done.processed_bytes) == ("finished", 100.0, round(1.5 * 1024**2))
-    assert done.finished_at == local("Sun Nov 22 03:26:04 2026")
+    assert done.finished_at == written("Sun Nov 22 03:26:04 2026")
     paused = status("openzfs/zpool_status_scrub_paused.txt").scan
     assert (paused.state, paused.percent, paused.running) == ("paused", 39.06, False)
-    assert paused.started_at == local("Mon Nov 23 09:00:00 2026")
+    assert paused.started_at == written("Mon Nov 23 09:00:00 2026")
     assert status("openzfs/zpool_status_scrub_canceled.txt").scan.state == "canceled"
     resilvered = status("openzfs/zpool_status_resilvered.txt").scan
     assert (resilvered.function, resilvered.state) == ("resilver", "finished")
@@ -255,3 +259,47 @@ def test_ctime_is_aware_utc() -> None:
     when = parse_ctime("Tue Nov 24 17:13:47 2026")
     assert when is not None and when.tzinfo is UTC
     assert parse_ctime("not a date") is None
+
+
+@pytest.fixture
+def portal_zone(monkeypatch):
+    """The portal's own process runs in a zone far from UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_status_times_are_read_as_written_whatever_the_portal_zone(portal_zone) -> None:
+    done = status("zfs-fuse/zpool_status_scrub_finished.txt").scan
+    assert done.finished_at == written("Tue Nov 24 17:13:47 2026")
+    paused = status("openzfs/zpool_status_scrub_paused.txt").scan
+    assert paused.started_at == written("Mon Nov 23 09:00:00 2026")
+    assert parse_ctime("Tue Nov 24 17:13:47 2026") == datetime(2026, 11, 24, 17, 13, 47, tzinfo=UTC)
+
+
+def _with_state(text: str, name: str, state: str) -> str:
+    """The status with the row of ``name`` given another state word (same columns)."""
+    return re.sub(rf"(?m)^(\s*{re.escape(name)}\s+)[A-Z]+", lambda m: m[1] + state, text, count=1)
+
+
+@pytest.mark.parametrize("word", ["UNKNOWN", "FUTURE_STATE"])
+def test_unknown_vdev_state_is_kept_with_the_group_and_its_children(word) -> None:
+    text = out("zfs-fuse/zpool_status_raidz2_log_spare.txt")
+    text = _with_state(_with_state(text, "raidz2-0", word), "/tmp/zrec/r2.img", word)
+    (pool,) = parse_zpool_status(text)
+    known = status("zfs-fuse/zpool_status_raidz2_log_spare.txt")
+    assert [v.name for v in pool.vdevs] == [v.name for v in known.vdevs]
+    group = pool.vdevs[0]
+    assert (group.name, group.kind, group.state) == ("raidz2-0", "raidz2", word)
+    assert [c.name for c in group.children] == [c.name for c in known.vdevs[0].children]
+    assert [c.state for c in group.children if c.name == "/tmp/zrec/r2.img"] == [word]
+    assert (group.read_errors, group.write_errors, group.checksum_errors) == (0, 0, 0)
+
+
+def test_unknown_pool_state_is_kept_as_printed() -> None:
+    text = out("zfs-fuse/zpool_status_mirror_healthy.txt").replace(" state: ONLINE", " state: UNKNOWN")
+    (pool,) = parse_zpool_status(_with_state(text, "zrectank", "UNKNOWN"))
+    assert pool.health == "UNKNOWN"
+    assert [c.name for c in pool.vdevs[0].children] == ["/tmp/zrec/a.img", "/tmp/zrec/b.img"]

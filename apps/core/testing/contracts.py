@@ -6,6 +6,8 @@ over these; a new viewset, ``Operations`` set or ModelAdmin is covered the momen
 - every operation answers 404 on an object the user cannot see, 403 when the user may see it but not act,
   and, for an administrator, succeeds with exactly one audit event (its service stubbed: the contract is the
   kit's wiring; each app tests its services against recorded or real host output);
+- every object an operation's input names by id is a ``RestrictedRelatedField``: one the user may not use
+  (only seen, or not even that) is refused exactly like a missing one, a 400 on that field;
 - every admin changelist, change page and operation page renders for an administrator, and operation
   pages refuse a viewer.
 """
@@ -29,6 +31,7 @@ from rest_framework.views import APIView
 from apps.core.operations import Operation, result_types
 from apps.core.permissions import perm_name
 from apps.core.runner import CommandNotFound, CommandResult, runner_override
+from apps.core.serializers import RestrictedRelatedField
 
 __all__ = [
     "FailingRunner",
@@ -43,9 +46,11 @@ __all__ = [
     "check_confirmation_required",
     "check_forbidden",
     "check_hidden",
+    "check_related_input_refused_like_a_missing_one",
     "check_succeeds_with_one_audit_event",
     "expected_status",
     "operation_routes",
+    "related_inputs",
     "sample",
     "stubbed",
     "valid_input",
@@ -322,6 +327,50 @@ def check_confirmation_required(entry: OperationRoute, client, user) -> None:
         response = _call(client, entry, obj, {**valid_input(op, obj), "confirm": "not the name"})
     assert response.status_code == 400 and "confirm" in response.json()["error"]["fields"], f"{op} took it"
     assert calls == [], f"{op} ran without its confirmation"
+
+
+def related_inputs(op: Operation) -> dict[str, relations.RelatedField]:
+    """The input fields of ``op`` that name another object by id (a list of them: its child field)."""
+    fields = op.input_class().fields if op.input_class else {}
+    found = {name: getattr(field, "child_relation", field) for name, field in fields.items() if not field.read_only}
+    return {name: field for name, field in found.items() if isinstance(field, relations.PrimaryKeyRelatedField)}
+
+
+def _refusal(response, name: str, pk: Any) -> str:
+    assert response.status_code == 400, f"{name}={pk} answered {response.status_code} {response.content[:300]!r}"
+    messages = response.json()["error"].get("fields", {})
+    found = [m for key, ms in messages.items() if key == name or key.startswith(f"{name}.") for m in ms]
+    assert found, f"{name}={pk} was refused, but not on {name}: {messages}"
+    return " ".join(found).replace(str(pk), "<id>")
+
+
+def check_related_input_refused_like_a_missing_one(entry: OperationRoute, client, user, name: str) -> None:
+    """The object named by input ``name`` is one the user may see but not use (a view grant only), or, where
+    seeing it would be enough (the field needs only view, or the operation's own permission is the field's),
+    one the user cannot see: the answer is the missing id's answer, a 400 on that field with the same words,
+    and nothing runs. The user holds the operation's permission and sees the object it acts on, so nothing
+    else stands in the way."""
+    from guardian.shortcuts import assign_perm
+
+    op = entry.operation
+    field = related_inputs(op)[name]
+    assert isinstance(field, RestrictedRelatedField), f"{op} input {name} is not a RestrictedRelatedField"
+    obj = _object(entry, user) if op.detail else None
+    if op.perm is not None:
+        assign_perm(op.perm, user)
+    if obj is not None:
+        assign_perm(perm_name(op.model, "view"), user, obj)
+    related = sample(field.queryset.model)
+    if field.action != "view" and perm_name(related._meta.model, field.action) != op.perm:
+        assign_perm(perm_name(related._meta.model, "view"), user, related)
+    missing = related.pk + 10**6
+    many = isinstance(op.input_class().fields[name], relations.ManyRelatedField)
+    with stubbed(op) as calls:
+        answers = [_refusal(_call(client, entry, obj, {**valid_input(op, obj), name: [pk] if many else pk}), name, pk)
+                   for pk in (related.pk, missing)]
+    assert answers[0] == answers[1], f"{op}: an object the user may not use answers {answers[0]!r}, a missing " \
+                                     f"one {answers[1]!r}"
+    assert calls == [], f"{op} ran with an object the user may not use"
 
 
 def _admin_url(model_admin, page: str = "", obj=None) -> str:

@@ -57,9 +57,10 @@ def free_port() -> int:
 
 
 def uvicorn_argv(app: str, port: int, *extra: str) -> list[str]:
-    """uvicorn serving ``app`` on 127.0.0.1:``port``, warnings only, no access log."""
+    """uvicorn serving ``app`` on 127.0.0.1:``port``, warnings only, no access log, and, as ``make run``
+    starts it, no forwarded headers believed (the portal decides which proxies it trusts)."""
     return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), *extra,
-            "--log-level", "warning", "--no-access-log"]
+            "--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
 
 
 class ManagedProcesses(Managed):

@@ -1,9 +1,9 @@
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 
 from apps.core.api import CalypsoViewSet
+from apps.core.pagination import CalypsoCursorPagination
 from apps.jobs.filters import JobFilterSet
 from apps.jobs.models import Job, JobLogEntry
 from apps.jobs.operations import JOB
@@ -13,7 +13,7 @@ from . import serializers
 __all__ = ["JobViewSet"]
 
 
-class LogPagination(CursorPagination):
+class LogPagination(CalypsoCursorPagination):
     ordering = "id"
     page_size = 200
     page_size_query_param = "limit"

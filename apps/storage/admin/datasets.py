@@ -25,12 +25,12 @@ __all__ = ["DatasetAdmin"]
 
 @admin.register(Dataset)
 class DatasetAdmin(CalypsoModelAdmin):
-    list_display = ("tree_name", "pool", "kind_badge", "used", "available", "mountpoint", "gone")
+    list_display = ("tree_name", "pool", "kind_badge", "used", "available", "mountpoint", "foreign_name", "gone")
     list_filter = ("kind", "gone", "pool")
     search_fields = ("name",)
     list_select_related = ("pool",)
-    readonly_fields = ("pool", "name", "kind", "used_bytes", "available_bytes", "referenced_bytes", "mountpoint",
-                       "properties", "extra", "gone", "last_seen")
+    readonly_fields = ("pool", "name", "foreign_name", "kind", "used_bytes", "available_bytes", "referenced_bytes",
+                       "mountpoint", "properties", "extra", "gone", "last_seen")
     change_form_template = "admin/storage/dataset/change_form.html"
     operations = DATASET
 
@@ -47,6 +47,11 @@ class DatasetAdmin(CalypsoModelAdmin):
         label = obj.name.rpartition("/")[2] if depth else obj.name
         return format_html('<span class="calypso-tree" style="padding-left:{}em" title="{}">{}{}</span>',
                            depth * 1.5, obj.name, "└ " if depth else "", label)
+
+    @admin.display(description=_("foreign name"), boolean=True)
+    def foreign_name(self, obj):
+        """Named on the host as Calypso would not name a new dataset (a space, say): it can only be destroyed."""
+        return obj.name_unmanaged
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_badge(self, obj):

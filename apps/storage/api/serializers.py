@@ -47,11 +47,13 @@ class PoolBriefSerializer(serializers.ModelSerializer):
 
 class DatasetSerializer(serializers.ModelSerializer):
     pool_name = serializers.CharField(source="pool.name", read_only=True)
+    name_unmanaged = serializers.BooleanField(read_only=True, help_text=(
+        "The host has it under a name Calypso would not create (a space, say): listed and destroyable only."))
 
     class Meta:
         model = Dataset
-        fields = ("id", "pool", "pool_name", "name", "kind", "used_bytes", "available_bytes", "referenced_bytes",
-                  "mountpoint", "properties", "extra", "gone", "last_seen", "created", "updated")
+        fields = ("id", "pool", "pool_name", "name", "name_unmanaged", "kind", "used_bytes", "available_bytes",
+                  "referenced_bytes", "mountpoint", "properties", "extra", "gone", "last_seen", "created", "updated")
         read_only_fields = fields
 
 

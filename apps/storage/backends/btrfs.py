@@ -1,6 +1,11 @@
 """Btrfs through btrfs-progs on a mounted filesystem: the filesystem is the pool, subvolumes are
 datasets, read-only snapshot subvolumes are snapshots. Knows flags and output formats, no Django.
 
+A received subvolume (``btrfs receive`` on a backup target: it has a received UUID) is a read-only copy
+of a snapshot taken elsewhere. It is listed as a read-only dataset flagged ``received``, never as a
+snapshot: an incremental receive makes it a snapshot of the previous received one (its parent UUID),
+which says how it was stored, not what it is a snapshot of.
+
 Every operation takes the mountpoint of the filesystem's top level (subvolid 5); subvolume paths
 are relative to it, as ``btrfs subvolume list`` prints them.
 """
@@ -14,6 +19,7 @@ from apps.core.runner import CommandError, CommandResult, Runner, RunningCommand
 from apps.storage.backends.base import (
     BackendError,
     DatasetInfo,
+    ParseError,
     PoolInfo,
     PropertyValue,
     ScanProgress,
@@ -22,6 +28,7 @@ from apps.storage.backends.base import (
 )
 from apps.storage.backends.btrfs_parse import (
     DEVICE_STAT_KEYS,
+    MAX_INT,
     BtrfsFilesystem,
     BtrfsSubvolume,
     BtrfsUsage,
@@ -74,7 +81,12 @@ def safe_join(mountpoint: str, relative: str) -> str:
 def _subvolume_extra(sub: BtrfsSubvolume, readonly: bool) -> dict:
     return {"id": sub.id, "parent_id": sub.parent_id, "top_level": sub.top_level, "gen": sub.gen,
             "uuid": sub.uuid, "parent_uuid": sub.parent_uuid, "received_uuid": sub.received_uuid,
-            "path": sub.path, "readonly": readonly}  # fmt: skip
+            "received": bool(sub.received_uuid), "path": sub.path, "readonly": readonly}  # fmt: skip
+
+
+def _is_snapshot(sub: BtrfsSubvolume, readonly: set[int]) -> bool:
+    """A read-only snapshot of a subvolume of this filesystem (not a received copy)."""
+    return sub.id in readonly and bool(sub.parent_uuid) and not sub.received_uuid
 
 
 def _device_dicts(fs: BtrfsFilesystem, stats: list[dict]) -> list[dict]:
@@ -155,6 +167,8 @@ class BtrfsBackend:
         allocated = usage.logical_used_bytes
         free = usage.overall.get("free_estimated")
         size = allocated + free if free is not None else None
+        if max(allocated, size or 0) > MAX_INT:
+            raise ParseError(f"btrfs filesystem usage of {mnt}: sizes out of range", command="btrfs filesystem usage")
         return PoolInfo(
             name=fs.name, backend="btrfs", health=health, size_bytes=size, allocated_bytes=allocated,
             free_bytes=free, capacity_percent=round(100 * allocated / size) if size else None,
@@ -165,7 +179,8 @@ class BtrfsBackend:
         )  # fmt: skip
 
     def list_subvolumes(self, mountpoint: str) -> list[DatasetInfo]:
-        """Every subvolume that is not a read-only snapshot, named "<label>/<path>"."""
+        """Every subvolume that is not a read-only snapshot (received ones included, flagged), named
+        "<label>/<path>"."""
         mnt = _mountpoint(mountpoint)
         fs_name = self._show(mnt).name
         readonly = self._readonly_ids(mnt)
@@ -176,7 +191,7 @@ class BtrfsBackend:
                 extra=_subvolume_extra(sub, sub.id in readonly),
             )
             for sub in self._list(mnt)
-            if not (sub.id in readonly and sub.parent_uuid)
+            if not _is_snapshot(sub, readonly)
         ]  # fmt: skip
 
     def list_snapshots(self, mountpoint: str) -> list[SnapshotInfo]:
@@ -184,7 +199,7 @@ class BtrfsBackend:
         mnt = _mountpoint(mountpoint)
         fs_name = self._show(mnt).name
         out = self._call(["btrfs", "subvolume", "list", "-s", "-r", *_LIST[3:], mnt], env=_UTC).stdout
-        snaps = [s for s in parse_btrfs_subvolume_list(out) if s.parent_uuid]
+        snaps = [s for s in parse_btrfs_subvolume_list(out) if s.parent_uuid and not s.received_uuid]
         sources = {sub.uuid: f"{fs_name}/{sub.path}" for sub in self._list(mnt)}
         if any(s.parent_uuid not in sources for s in snaps):
             sources[self._root_uuid(mnt)] = fs_name  # a snapshot of the top level itself

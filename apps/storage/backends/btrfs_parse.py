@@ -1,7 +1,8 @@
 """Pure parsers for btrfs-progs text output (checked against btrfs-progs 6.2). No I/O, no Django.
 
 Times: ``btrfs subvolume list -s`` and ``btrfs scrub status`` print local time without a zone, so
-the backend runs them with ``TZ=UTC`` and these parsers read those times as UTC.
+the backend runs them with ``TZ=UTC`` and these parsers read those times as UTC. A number too large to be
+real (past 2**63 - 1) or a time past the year 9999 is unreadable output: ParseError, naming the line.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from apps.core.errors import ParseError, parser
+from apps.core.errors import ParseError, lines, parser
 from apps.storage.backends.base import ScanProgress
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "parse_btrfs_device_stats",
     "parse_btrfs_filesystem_show",
     "parse_btrfs_filesystem_usage",
+    "parse_btrfs_filesystems",
     "parse_btrfs_property_ro",
     "parse_btrfs_scrub_counters",
     "parse_btrfs_scrub_status",
@@ -36,6 +38,8 @@ DEVICE_STAT_KEYS = ("write_io_errs", "read_io_errs", "flush_io_errs", "corruptio
 _SCRUB_ERROR_KEYS = ("read_errors", "csum_errors", "verify_errors", "super_errors")
 _SCRUB_STATES = {"running": "scanning", "finished": "finished", "aborted": "canceled", "interrupted": "canceled"}
 _MISSING_PATHS = {"MISSING", "<missing disk>", "missing"}
+MAX_INT = 2**63 - 1  # what the inventory stores; beyond it a number is not real
+MAX_ERRORS = 2**31 - 1  # a scrub's error total, as the inventory keeps it
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +106,23 @@ class BtrfsSubvolume:
     otime: datetime | None = None  # only printed by "list -s"
 
 
+def _number(text: str) -> int:
+    """A whole number as btrfs-progs prints it (ASCII digits), within what the inventory stores."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ParseError(f"not a number: {text[:40]!r}")
+    value = int(text)
+    if value > MAX_INT:
+        raise ParseError(f"number out of range: {text[:40]!r}")
+    return value
+
+
 def _int(text: str) -> int:
-    return int(text.strip().split()[0])
+    """The number a value starts with ("1601437696\t(min: 865730560)")."""
+    words = text.split()
+    if not words:
+        raise ParseError("a number is missing")
+    return _number(words[0])
 
 
 def _dash(value: str) -> str:
@@ -120,29 +139,48 @@ _DEVID_RE = re.compile(r"devid\s+(\d+)\s+size\s+(\d+)\s+used\s+(\d+)\s+path\s*(.
 def _parse_device(match: re.Match[str]) -> BtrfsDevice:
     path = match[4].strip()
     missing = path in _MISSING_PATHS or not path
-    return BtrfsDevice(int(match[1]), int(match[2]), int(match[3]), "" if missing else path, missing)
+    return BtrfsDevice(_number(match[1]), _number(match[2]), _number(match[3]), "" if missing else path, missing)
 
 
-@parser
+@dataclass(slots=True)
+class _ShownFilesystem:
+    label: str
+    uuid: str
+    total: int = 0
+    used: int = 0
+    devices: list[BtrfsDevice] = field(default_factory=list)
+    some_missing: bool = False
+
+    def result(self) -> BtrfsFilesystem:
+        missing = self.some_missing or any(d.missing for d in self.devices) or len(self.devices) < self.total
+        return BtrfsFilesystem(self.label, self.uuid, self.total, self.used, tuple(self.devices), missing)
+
+
+@parser("btrfs filesystem show")
+def parse_btrfs_filesystems(text: str) -> list[BtrfsFilesystem]:
+    """Every filesystem in ``filesystem show --raw``, each with its own devices (sizes in bytes)."""
+    shown: list[_ShownFilesystem] = []
+    for line in lines(text):
+        if m := _LABEL_RE.match(line.strip()):
+            shown.append(_ShownFilesystem(m["label"] or "", m["uuid"]))
+        elif not shown:
+            continue
+        elif m := _TOTAL_RE.search(line):
+            shown[-1].total, shown[-1].used = _number(m[1]), _number(m[2])
+        elif m := _DEVID_RE.search(line):
+            shown[-1].devices.append(_parse_device(m))
+        elif "Some devices missing" in line:
+            shown[-1].some_missing = True
+    return [fs.result() for fs in shown]
+
+
+@parser("btrfs filesystem show")
 def parse_btrfs_filesystem_show(text: str) -> BtrfsFilesystem:
     """Label, uuid and devices (sizes in bytes) of the first filesystem in ``filesystem show --raw``."""
-    label = uuid = ""
-    total = used = 0
-    devices: list[BtrfsDevice] = []
-    some_missing = False
-    for line in text.splitlines():
-        if (m := _LABEL_RE.match(line.strip())) and not uuid:
-            label, uuid = m["label"] or "", m["uuid"]
-        elif (m := _TOTAL_RE.search(line)) and not total:
-            total, used = int(m[1]), int(m[2])
-        elif m := _DEVID_RE.search(line):
-            devices.append(_parse_device(m))
-        elif "Some devices missing" in line:
-            some_missing = True
-    if not uuid:
+    filesystems = parse_btrfs_filesystems(text)
+    if not filesystems:
         raise ParseError("no filesystem in 'btrfs filesystem show' output")
-    missing = some_missing or any(d.missing for d in devices) or len(devices) < total
-    return BtrfsFilesystem(label, uuid, total, used, tuple(devices), missing)
+    return filesystems[0]
 
 
 # --- btrfs filesystem usage -b <mnt> ---------------------------------------------------------
@@ -162,39 +200,51 @@ _CHUNK_RE = re.compile(r"^(Data\+Metadata|Data|Metadata|System),\s*(\S+):\s+Size
 _MIN_RE = re.compile(r"\(min:\s*(\d+)\)")
 
 
-def _overall_line(key: str, value: str, overall: dict[str, int], ratios: dict[str, str]) -> None:
+_RATIOS = {"Data ratio": "data_ratio", "Metadata ratio": "metadata_ratio"}
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 16:  # a profile keeps at most a few copies
+        raise ParseError(f"ratio out of range: {text[:40]!r}")
+    return value
+
+
+def _overall_line(key: str, value: str, overall: dict[str, int], ratios: dict[str, float | bool]) -> None:
     if key in _OVERALL_KEYS:
         overall[_OVERALL_KEYS[key]] = _int(value)
         if key == "Free (estimated)" and (m := _MIN_RE.search(value)):
-            overall["free_min"] = int(m[1])
-    else:
-        ratios[key] = value.strip()
+            overall["free_min"] = _number(m[1])
+    elif key in _RATIOS:
+        ratios[_RATIOS[key]] = _ratio(value.strip())
+    elif key == "Multiple profiles":
+        ratios["multiple_profiles"] = value.strip() == "yes"
 
 
-@parser
+@parser("btrfs filesystem usage")
 def parse_btrfs_filesystem_usage(text: str) -> BtrfsUsage:
     """Overall byte counts, ratios and per-profile chunk usage from ``filesystem usage -b``."""
     overall: dict[str, int] = {}
-    ratios: dict[str, str] = {}
+    ratios: dict[str, float | bool] = {}
     chunks: list[BtrfsChunkUsage] = []
     unallocated: dict[str, int] = {}
     current: dict[str, int] | None = None
-    for line in text.splitlines():
+    for line in lines(text):
         if m := _CHUNK_RE.match(line):
             current = {}
-            chunks.append(BtrfsChunkUsage(m[1].lower(), m[2].lower(), int(m[3]), int(m[4]), current))
+            chunks.append(BtrfsChunkUsage(m[1].lower(), m[2].lower(), _number(m[3]), _number(m[4]), current))
         elif line.startswith("Unallocated:"):
             current = unallocated
         elif line.startswith((" ", "\t")) and ":" in line and current is None:
             key, _, value = line.strip().partition(":")
             _overall_line(key, value, overall, ratios)
         elif current is not None and line.startswith((" ", "\t")) and len(parts := line.split()) >= 2:
-            current[" ".join(parts[:-1])] = int(parts[-1])
+            current[" ".join(parts[:-1])] = _number(parts[-1])
     return BtrfsUsage(
         overall=overall,
-        data_ratio=float(ratios.get("Data ratio", "1")),
-        metadata_ratio=float(ratios.get("Metadata ratio", "1")),
-        multiple_profiles=ratios.get("Multiple profiles", "no") == "yes",
+        data_ratio=float(ratios.get("data_ratio", 1.0)),
+        metadata_ratio=float(ratios.get("metadata_ratio", 1.0)),
+        multiple_profiles=bool(ratios.get("multiple_profiles", False)),
         chunks=tuple(chunks),
         unallocated=unallocated,
     )
@@ -208,7 +258,7 @@ _LIST_FIELDS = {
     "cgen": re.compile(r"\bcgen (\d+)"),
     "parent": re.compile(r"\bparent (\d+)"),
     "top_level": re.compile(r"\btop level (\d+)"),
-    "otime": re.compile(r"\botime (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d|-)"),
+    "otime": re.compile(r"\botime (\S+ \S+|-)"),
     "parent_uuid": re.compile(r"\bparent_uuid (\S+)"),
     "received_uuid": re.compile(r"\breceived_uuid (\S+)"),
     "uuid": re.compile(r"(?<![\w])uuid (\S+)"),
@@ -216,32 +266,40 @@ _LIST_FIELDS = {
 
 
 def _utc(text: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> datetime | None:
-    return None if text in ("", "-") else datetime.strptime(text, fmt).replace(tzinfo=UTC)
+    """A zone-less time printed under ``TZ=UTC``; ParseError when it is not one (or past the year 9999)."""
+    if text in ("", "-"):
+        return None
+    try:
+        return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise ParseError(f"not a time: {text[:40]!r}") from exc
 
 
 def _list_line(line: str) -> BtrfsSubvolume:
     # The path comes last and may hold spaces; everything before " path " is key/value pairs.
     head, _, path = line.partition(" path ")
+    if not path:
+        raise ParseError("a subvolume without a path")
     found = {key: (m[1] if (m := rx.search(head)) else "") for key, rx in _LIST_FIELDS.items()}
-    top_level = int(found["top_level"] or 0)
+    top_level = _number(found["top_level"] or "0")
     return BtrfsSubvolume(
-        id=int(found["id"]),
-        gen=int(found["gen"] or 0),
-        parent_id=int(found["parent"] or top_level),
+        id=_number(found["id"]),
+        gen=_number(found["gen"] or "0"),
+        parent_id=_number(found["parent"]) if found["parent"] else top_level,
         top_level=top_level,
         path=path,
         uuid=_dash(found["uuid"]),
         parent_uuid=_dash(found["parent_uuid"]),
         received_uuid=_dash(found["received_uuid"]),
-        cgen=int(found["cgen"]) if found["cgen"] else None,
+        cgen=_number(found["cgen"]) if found["cgen"] else None,
         otime=_utc(found["otime"]),
     )
 
 
-@parser
+@parser("btrfs subvolume list")
 def parse_btrfs_subvolume_list(text: str) -> list[BtrfsSubvolume]:
     """One entry per ``ID ...`` line of ``subvolume list`` (any mix of -p -u -q -R -s -r)."""
-    return [_list_line(line) for line in text.splitlines() if line.startswith("ID ")]
+    return [_list_line(line) for line in lines(text) if line.startswith("ID ")]
 
 
 # --- btrfs subvolume show <path> --------------------------------------------------------------
@@ -252,22 +310,31 @@ _SHOW_STRS = {"Name": "name", "UUID": "uuid", "Parent UUID": "parent_uuid", "Rec
               "Flags": "flags"}  # fmt: skip
 
 
+def _zoned(text: str) -> datetime | None:
+    if text == "-":
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z").astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ParseError(f"not a time: {text[:40]!r}") from exc
+
+
 def _show_value(key: str, value: str, out: dict) -> None:
     if key in _SHOW_INTS:
-        out[_SHOW_INTS[key]] = int(value)
+        out[_SHOW_INTS[key]] = _number(value)
     elif key in _SHOW_STRS:
         out[_SHOW_STRS[key]] = _dash(value)
     elif key == "Creation time":
-        out["created_at"] = None if value == "-" else datetime.strptime(value, "%Y-%m-%d %H:%M:%S %z").astimezone(UTC)
+        out["created_at"] = _zoned(value)
 
 
-@parser
+@parser("btrfs subvolume show")
 def parse_btrfs_subvolume_show(text: str) -> dict:
     """Identity, flags and creation time (aware UTC) of one subvolume from ``subvolume show``."""
-    lines = text.splitlines()
-    out: dict = {"path": lines[0].strip() if lines else "", "snapshots": []}
+    rows = lines(text)
+    out: dict = {"path": next(rows, "").strip(), "snapshots": []}
     in_snapshots = False
-    for line in lines[1:]:
+    for line in rows:
         key, sep, value = line.strip().partition(":")
         if in_snapshots and line.strip():
             out["snapshots"].append(line.strip())
@@ -281,10 +348,10 @@ def parse_btrfs_subvolume_show(text: str) -> dict:
 # --- btrfs property get -ts <path> ro ---------------------------------------------------------
 
 
-@parser
+@parser("btrfs property get")
 def parse_btrfs_property_ro(text: str) -> bool:
     """True when ``property get -ts <path> ro`` says ``ro=true``."""
-    for line in text.splitlines():
+    for line in lines(text):
         key, _, value = line.strip().partition("=")
         if key == "ro":
             return value.strip() == "true"
@@ -294,20 +361,20 @@ def parse_btrfs_property_ro(text: str) -> bool:
 # --- btrfs scrub status -R / --raw <mnt> -------------------------------------------------------
 
 
-@parser
+@parser("btrfs scrub status")
 def parse_btrfs_scrub_counters(text: str) -> dict[str, int]:
     """The raw counters (``data_bytes_scrubbed``, ``csum_errors`` ...) of ``scrub status -R``."""
     counters: dict[str, int] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         key, sep, value = line.strip().partition(":")
         if sep and key.islower() and value.strip().isdigit():
-            counters[key] = int(value)
+            counters[key] = _number(value)
     return counters
 
 
 def _scrub_fields(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         key, sep, value = line.partition(":")
         if sep and not line.startswith((" ", "\t")):
             fields[key.strip()] = value.strip()
@@ -315,8 +382,11 @@ def _scrub_fields(text: str) -> dict[str, str]:
 
 
 def _duration(text: str) -> timedelta:
-    hours, minutes, seconds = (int(p) for p in text.split(":"))
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    hours, minutes, seconds = (_number(p) for p in text.split(":"))
+    try:
+        return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError as exc:
+        raise ParseError(f"duration out of range: {text[:40]!r}") from exc
 
 
 def _scrub_state(fields: dict[str, str]) -> str:
@@ -334,27 +404,40 @@ def _scrub_percent(state: str, done: int | None, total: int | None) -> float:
     return round(min(100.0, 100.0 * done / total), 2)
 
 
-@parser
+def _field(fields: dict[str, str], key: str, read):
+    """``read(fields[key])`` (None when absent), an error naming that line."""
+    if key not in fields:
+        return None
+    try:
+        return read(fields[key])
+    except ParseError as exc:
+        raise ParseError(str(exc), line=f"{key}: {fields[key]}") from exc
+
+
+@parser("btrfs scrub status")
 def parse_btrfs_scrub_status(raw: str, summary: str = "") -> ScanProgress:
     """Scrub state, bytes done of total, errors and times from ``scrub status -R`` and ``--raw``."""
     fields = {**_scrub_fields(raw), **_scrub_fields(summary)}
     counters = parse_btrfs_scrub_counters(raw)
     state = _scrub_state(fields)
-    total = _int(fields["Total to scrub"]) if "Total to scrub" in fields else None
-    done = _int(fields["Bytes scrubbed"]) if "Bytes scrubbed" in fields else None
+    total = _field(fields, "Total to scrub", _int)
+    done = _field(fields, "Bytes scrubbed", _int)
     if done is None and counters:
-        done = counters.get("data_bytes_scrubbed", 0) + counters.get("tree_bytes_scrubbed", 0)
-    started = _utc(fields.get("Scrub started", ""), "%a %b %d %H:%M:%S %Y")
+        done = min(counters.get("data_bytes_scrubbed", 0) + counters.get("tree_bytes_scrubbed", 0), MAX_INT)
+    started = _field(fields, "Scrub started", lambda v: _utc(v, "%a %b %d %H:%M:%S %Y"))
     finished = None
     if started and state in ("finished", "canceled") and "Duration" in fields:
-        finished = started + _duration(fields["Duration"])
+        try:
+            finished = started + _field(fields, "Duration", _duration)
+        except OverflowError as exc:
+            raise ParseError("scrub end past the year 9999", line=f"Duration: {fields['Duration']}") from exc
     return ScanProgress(
         function="scrub" if state != "none" else "none",
         state=state,
         percent=_scrub_percent(state, done, total),
         examined_bytes=done if state != "none" else None,
         total_bytes=total,
-        errors=sum(counters.get(k, 0) for k in _SCRUB_ERROR_KEYS),
+        errors=min(sum(counters.get(k, 0) for k in _SCRUB_ERROR_KEYS), MAX_ERRORS),
         started_at=started,
         finished_at=finished,
         text=(summary or raw).strip(),
@@ -367,17 +450,20 @@ _BALANCE_ON_RE = re.compile(r"^Balance on '.*' is (\w+)(?:, (.+))?$")
 _BALANCE_PROGRESS_RE = re.compile(r"(\d+) out of about (\d+) chunks balanced \((\d+) considered\),\s+(\d+)% left")
 
 
-@parser
+@parser("btrfs balance status")
 def parse_btrfs_balance_status(text: str) -> dict:
     """State ("none", "running", "paused"), chunk counts and percent done of ``balance status``."""
     out: dict = {"state": "none", "request": "", "chunks_balanced": 0, "chunks_total": 0,
                  "chunks_considered": 0, "percent": 0.0, "text": text.strip()}  # fmt: skip
-    for line in text.splitlines():
+    for line in lines(text):
         if m := _BALANCE_ON_RE.match(line.strip()):
             out["state"], out["request"] = m[1], m[2] or ""
         elif m := _BALANCE_PROGRESS_RE.search(line):
-            out.update(chunks_balanced=int(m[1]), chunks_total=int(m[2]), chunks_considered=int(m[3]),
-                       percent=float(100 - int(m[4])))  # fmt: skip
+            left = _number(m[4])
+            if left > 100:
+                raise ParseError(f"percentage out of range: {m[4][:40]!r}")
+            out.update(chunks_balanced=_number(m[1]), chunks_total=_number(m[2]), chunks_considered=_number(m[3]),
+                       percent=float(100 - left))  # fmt: skip
     return out
 
 
@@ -388,18 +474,18 @@ _STAT_RE = re.compile(r"^\[(?P<dev>.+)\]\.(?P<key>\w+)\s+(?P<value>\d+)$")
 
 def _stats_entry(device: str) -> dict:
     missing = device.startswith("devid:")
-    return {"device": "" if missing else device, "devid": int(device[6:]) if missing else None,
+    return {"device": "" if missing else device, "devid": _number(device[6:]) if missing else None,
             "missing": missing, **dict.fromkeys(DEVICE_STAT_KEYS, 0)}  # fmt: skip
 
 
-@parser
+@parser("btrfs device stats")
 def parse_btrfs_device_stats(text: str) -> list[dict]:
     """Per device error counters; a missing device shows as ``[devid:N]`` with ``missing`` True."""
     devices: dict[str, dict] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         if m := _STAT_RE.match(line.strip()):
             entry = devices.setdefault(m["dev"], _stats_entry(m["dev"]))
-            entry[m["key"]] = int(m["value"])
+            entry[m["key"]] = _number(m["value"])
     for entry in devices.values():
-        entry["errors"] = sum(entry[k] for k in DEVICE_STAT_KEYS)
+        entry["errors"] = min(sum(entry[k] for k in DEVICE_STAT_KEYS), MAX_INT)
     return list(devices.values())

@@ -43,6 +43,9 @@ POOL_COLUMNS = {
 }
 GET_COLUMNS = "name,property,value,source"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/%-]*(?:[@#][A-Za-z0-9_.:%-]+)?$")
+# What ZFS itself allows in a name (zfs(8) adds the space): an existing dataset or snapshot may be called so
+# though Calypso would not create it. It starts with its pool's name, so never with "-".
+_HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/% -]*(?:[@#][A-Za-z0-9_.:% -]+)?$")
 _PROP_RE = re.compile(r"^[a-z][a-z0-9_.:-]*$")
 _PARITY = {"stripe": 1, "mirror": 2, "raidz1": 2, "raidz2": 3, "raidz3": 4}
 Spec = Mapping[str, Any]
@@ -50,7 +53,14 @@ Spec = Mapping[str, Any]
 
 def _names(*names: str) -> None:
     for name in names:
-        if not isinstance(name, str) or not _NAME_RE.match(name) or "//" in name or name.endswith("/"):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or "//" in name or name.endswith("/"):
+            raise BackendError(f"invalid ZFS name: {name!r}")
+
+
+def _host_names(*names: str) -> None:
+    """Names of objects that exist on the host (to destroy them), checked against ZFS's own rules."""
+    for name in names:
+        if not isinstance(name, str) or not _HOST_NAME_RE.fullmatch(name) or "//" in name or name.endswith("/"):
             raise BackendError(f"invalid ZFS name: {name!r}")
 
 
@@ -63,7 +73,7 @@ def _args(*args: str) -> None:
 def _props(flag: str, props: Mapping[str, Any] | None) -> list[str]:
     out: list[str] = []
     for key, value in (props or {}).items():
-        if not _PROP_RE.match(key):
+        if not _PROP_RE.fullmatch(key):
             raise BackendError(f"invalid property name: {key!r}")
         out += [flag, f"{key}={value}"]
     return out
@@ -136,14 +146,20 @@ class ZfsBackend:
         return Unsupported(f"{what} is unsupported by this ZFS ({self.flavour})")
 
     # ------------------------------------------------------------ pools: reading
-    def list_pools(self) -> list[PoolInfo]:
-        """Every imported pool with sizes, health, vdev tree, scan state and root mountpoint."""
+    def pool_names(self) -> list[str]:
+        """The names of the imported pools (one short listing, nothing parsed beyond a name per line)."""
+        return [n for n in self._call(["zpool", "list", "-H", "-o", "name"]).stdout.splitlines() if n.strip()]
+
+    def list_pools(self, name: str | None = None) -> list[PoolInfo]:
+        """Every imported pool (or just ``name``) with sizes, health, vdev tree, scan state and root mountpoint."""
         cols = POOL_COLUMNS[self.flavour]
         p = ["-p"] if self.is_openzfs else []
-        listed = parse_zpool_list(self._call(["zpool", "list", "-H", *p, "-o", ",".join(cols)]).stdout, cols)
+        only = [name] if name is not None else []
+        _names(*only)
+        listed = parse_zpool_list(self._call(["zpool", "list", "-H", *p, "-o", ",".join(cols), *only]).stdout, cols)
         if not listed:
             return []
-        status = {s.name: s for s in parse_zpool_status(self._call(["zpool", "status", *p]).stdout)}
+        status = {s.name: s for s in parse_zpool_status(self._call(["zpool", "status", *p, *only]).stdout)}
         mounts = self._mountpoints([pool.name for pool in listed])
         return [self._merge(pool, status.get(pool.name), mounts.get(pool.name, "")) for pool in listed]
 
@@ -367,8 +383,9 @@ class ZfsBackend:
         self._runner.run(["zfs", "mount", new], check=False)
 
     def destroy_dataset(self, name: str, recursive: bool = False) -> None:
-        """Destroy a dataset (with children and snapshots when recursive), retrying while busy."""
-        _names(name)
+        """Destroy a dataset (with children and snapshots when recursive), retrying while busy. ``name`` is
+        an existing dataset's, as ZFS allows it (a space, say), not only as Calypso would create it."""
+        _host_names(name)
         self._call_retrying_busy(["zfs", "destroy", *(["-r"] if recursive else []), name])
 
     # ------------------------------------------------------------ snapshots
@@ -418,8 +435,9 @@ class ZfsBackend:
             raise
 
     def destroy_snapshots(self, dataset: str, short_names: Sequence[str]) -> None:
-        """Destroy snapshots of one dataset (OpenZFS: `ds@a,b,c` batches; zfs-fuse: one by one)."""
-        _names(dataset, *(f"{dataset}@{s}" for s in short_names))
+        """Destroy snapshots of one dataset (OpenZFS: `ds@a,b,c` batches; zfs-fuse: one by one); existing
+        names, as ZFS allows them."""
+        _host_names(dataset, *(f"{dataset}@{s}" for s in short_names))
         if self.is_openzfs:
             for chunk in _chunks(list(short_names), self.destroy_batch):
                 self._call_retrying_busy(["zfs", "destroy", f"{dataset}@{','.join(chunk)}"])

@@ -1,18 +1,18 @@
 """Pure parsers for zpool/zfs output (zfs-fuse and OpenZFS 2.x). No I/O, no Django.
 
-Human numbers ("1.2K", "556K", "1.93G") use ZFS's 1024 base. Timestamps printed by the tools
-(``ctime`` style) are in the host's local time and come back as aware UTC datetimes.
+Human numbers ("1.2K", "556K", "1.93G") use ZFS's 1024 base. Timestamps printed by the tools (``ctime``
+style) are in the command's time zone, which the runner sets to UTC, and come back as aware UTC datetimes.
+A number or time too large to be real (past 2**63 - 1, past the year 9999) is unreadable output: ParseError.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from apps.core.errors import parser
+from apps.core.errors import ParseError, lines, parser
 
 from .base import DatasetInfo, ImportablePool, PoolInfo, PropertyValue, ScanProgress, SnapshotInfo, VdevInfo
 
@@ -46,24 +46,34 @@ SNAPSHOT_PROPERTIES = ("creation", "used", "referenced", "userrefs", "guid")
 _UNITS = {"": 0, "B": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6, "Z": 7}
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([BKMGTPEZ]?)(?:i?B)?$")
 _STATES = "ONLINE|DEGRADED|FAULTED|OFFLINE|UNAVAIL|REMOVED|AVAIL|INUSE|SPLIT"
-_ROW_RE = re.compile(
-    rf"^(?P<name>\S.*?)\s+(?P<state>{_STATES})(?:\s+(?P<r>\S+)\s+(?P<w>\S+)\s+(?P<c>\S+))?\s*(?P<note>.*)$"
-)
+_ROW = r"^(?P<name>\S.*?)\s+(?P<state>{})(?:\s+(?P<r>\S+)\s+(?P<w>\S+)\s+(?P<c>\S+))?\s*(?P<note>.*)$"
+_ROW_RE = re.compile(_ROW.format(rf"(?:{_STATES})(?=\s|$)"))
+# A state word this parser does not know (ZFS prints UNKNOWN, and versions add words): kept as printed.
+_OTHER_ROW_RE = re.compile(_ROW.format(r"[A-Z][A-Z_-]+(?=\s|$)"))
+MAX_INT = 2**63 - 1  # what the inventory stores; beyond it a number is not real
 _CLASSES = {"logs": "log", "cache": "cache", "spares": "spare", "special": "special", "dedup": "dedup"}
 _GROUP_RE = re.compile(r"^(mirror|raidz[123]?|draid[123]?(?::[^-\s]*)?|spare|replacing|root|indirect)-\d+$")
 _CTIME_FORMATS = ("%a %b %d %H:%M:%S %Y", "%a %b %d %H:%M %Y")
 
 
 # ---------------------------------------------------------------- numbers and times
+def _bounded(value: int, text: str) -> int:
+    if value > MAX_INT:
+        raise ParseError(f"number out of range: {text[:40]!r}")
+    return value
+
+
 def parse_size(text: str) -> int | None:
-    """Bytes from "123456" or a human size ("1.93G", "556K"); None for "-"/"none"/unparsable."""
+    """Bytes from "123456" or a human size ("1.93G", "556K"); None for "-"/"none"/unparsable; ParseError for
+    a number too large to be real."""
     text = text.strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():
+        return _bounded(int(text), text)
     m = _SIZE_RE.match(text)
     if not m:
         return None
-    return round(float(m.group(1)) * 1024 ** _UNITS[m.group(2)])
+    value = float(m.group(1)) * 1024 ** _UNITS[m.group(2)]
+    return _bounded(round(value) if value < 2**64 else MAX_INT + 1, text)
 
 
 def parse_count(text: str) -> int:
@@ -73,23 +83,47 @@ def parse_count(text: str) -> int:
 
 
 def parse_ctime(text: str) -> datetime | None:
-    """A local ``ctime`` string ("Tue Nov 24 17:13:47 2026") as an aware UTC datetime."""
+    """A ``ctime`` string ("Tue Nov 24 17:13:47 2026") as the tool wrote it, in UTC (the runner gives every
+    command ``TZ=UTC``), as an aware datetime; None when it is not such a string."""
     text = " ".join(text.split())
     for fmt in _CTIME_FORMATS:
         try:
-            local = time.strptime(text, fmt)
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
-        return datetime.fromtimestamp(time.mktime(local), tz=UTC)
     return None
 
 
 def _epoch(text: str) -> datetime | None:
-    return datetime.fromtimestamp(int(text), tz=UTC) if text.strip().isdigit() else None
+    """Seconds since the epoch (`zfs get -p creation`); ParseError past the year 9999."""
+    seconds = _int(text)
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ParseError(f"time out of range: {text.strip()[:40]!r}") from exc
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.strip().isdigit() else None
+    text = text.strip()
+    return _bounded(int(text), text) if text.isascii() and text.isdigit() else None
+
+
+def _errors(text: str) -> int:
+    """A scan's error count (the inventory keeps it in 32 bits)."""
+    value = int(text)
+    if value >= 2**31:
+        raise ParseError(f"error count out of range: {text[:40]!r}")
+    return value
+
+
+def _done(text: str) -> float:
+    """A scan's "NN.NN% done"."""
+    value = float(text)
+    if not 0 <= value <= 100:
+        raise ParseError(f"percentage out of range: {text[:40]!r}")
+    return value
 
 
 # ---------------------------------------------------------------- flavour
@@ -150,7 +184,7 @@ def _to_vdev(node: _Node, role: str) -> VdevInfo:
 def _parse_row(line: str) -> _Node | None:
     body = line.lstrip("\t")
     stripped = body.lstrip(" ")
-    m = _ROW_RE.match(stripped.rstrip())
+    m = _ROW_RE.match(stripped.rstrip()) or _OTHER_ROW_RE.match(stripped.rstrip())
     if not m:
         return None
     counts = tuple(parse_count(m.group(k) or "0") for k in "rwc")
@@ -160,13 +194,13 @@ def _parse_row(line: str) -> _Node | None:
     return _Node(m.group("name"), m.group("state"), counts, note, (len(body) - len(stripped)) // 2)  # type: ignore[arg-type]
 
 
-def _build_tree(lines: Iterable[str]) -> tuple[_Node | None, list[tuple[str, _Node]]]:
+def _build_tree(rows: Iterable[str]) -> tuple[_Node | None, list[tuple[str, _Node]]]:
     """Indented config rows -> (root row, [(role, top-level vdev), ...])."""
     root: _Node | None = None
     tops: list[tuple[str, _Node]] = []
     stack: list[_Node] = []
     role = "data"
-    for line in lines:
+    for line in rows:
         word = line.strip()
         if not word or word.startswith("NAME "):
             continue
@@ -211,7 +245,7 @@ def _sections(block: str) -> dict[str, list[str]]:
     """Split one pool's text into its "key:" sections (continuation lines kept, config rows raw)."""
     out: dict[str, list[str]] = {}
     key = ""
-    for line in block.splitlines():
+    for line in lines(block):
         m = _SECTION_RE.match(line)
         if m and m.group(1) in _KEYS and not (key == "config" and line.startswith("\t")):
             key = m.group(1)
@@ -226,7 +260,7 @@ def _split_pools(text: str) -> list[str]:
     return [b for b in blocks if re.match(r"^\s*pool: ", b)]
 
 
-@parser
+@parser("zpool status")
 def parse_zpool_status(text: str) -> list[PoolInfo]:
     """Every pool in `zpool status` output: health, vdev tree with states and counts, scan, advice."""
     return [_pool_from_block(block) for block in _split_pools(text)]
@@ -243,7 +277,9 @@ def _advice(sec: dict[str, list[str]]) -> str:
 def _pool_from_block(block: str) -> PoolInfo:
     sec = _sections(block)
     name = sec["pool"][0]
-    root, tops = _build_tree(sec.get("config", []))
+    if not name:
+        raise ParseError("a pool without a name", line=block.splitlines()[0])
+    root, tops = _build_tree(lines("\n".join(sec.get("config", []))))
     scan_lines = sec.get("scan") or sec.get("scrub") or []
     extra = {"root_errors": root.counts} if root else {}
     return PoolInfo(
@@ -271,10 +307,10 @@ _OZ_BYTES_21 = re.compile(
 _OZ_PROC = re.compile(r"(?P<proc>\S+) (?:repaired|resilvered), (?P<pct>[\d.]+)% done")
 
 
-@parser
+@parser("zpool status")
 def parse_scan(text: str) -> ScanProgress:
     """The scrub/resilver state from a "scan:" (OpenZFS) or "scrub:" (zfs-fuse) section."""
-    first = text.strip().splitlines()[0].strip() if text.strip() else ""
+    first = next(lines(text.strip()), "").strip()
     if not first or first.startswith("none requested"):
         return ScanProgress(text=text)
     if m := _FUSE_SCAN.match(first):
@@ -285,7 +321,7 @@ def parse_scan(text: str) -> ScanProgress:
             fn,
             "finished",
             100.0,
-            errors=int(m["err"]),
+            errors=_errors(m["err"]),
             finished_at=parse_ctime(m["when"]),
             text=text,
             processed_bytes=parse_size(m["proc"]),
@@ -299,9 +335,9 @@ def parse_scan(text: str) -> ScanProgress:
 
 def _fuse_scan(m: re.Match[str], text: str) -> ScanProgress:
     state = {"in progress": "scanning", "completed": "finished", "stopped": "canceled"}[m["st"]]
-    pct = float(m["pct"]) if m["pct"] else (100.0 if state == "finished" else 0.0)
+    pct = _done(m["pct"]) if m["pct"] else (100.0 if state == "finished" else 0.0)
     when = parse_ctime(m["when"]) if m["when"] else None
-    return ScanProgress(m["fn"], state, pct, errors=int(m["err"] or 0), finished_at=when, text=text)
+    return ScanProgress(m["fn"], state, pct, errors=_errors(m["err"] or "0"), finished_at=when, text=text)
 
 
 def _openzfs_running(m: re.Match[str], text: str) -> ScanProgress:
@@ -314,7 +350,7 @@ def _openzfs_running(m: re.Match[str], text: str) -> ScanProgress:
     if b := (_OZ_BYTES_22.search(text) or _OZ_BYTES_21.search(text)):
         issued, total = parse_size(b["issued"]), parse_size(b["total"])
     if p := _OZ_PROC.search(text):
-        processed, pct = parse_size(p["proc"]), float(p["pct"])
+        processed, pct = parse_size(p["proc"]), _done(p["pct"])
     return ScanProgress(
         m["fn"],
         state,
@@ -328,13 +364,15 @@ def _openzfs_running(m: re.Match[str], text: str) -> ScanProgress:
 
 
 # ---------------------------------------------------------------- zpool import
-@parser
+@parser("zpool import")
 def parse_zpool_import(text: str) -> list[ImportablePool]:
     """Pools `zpool import [-d DIR]` offers (name, guid, state, advice, vdev tree without counts)."""
     pools = []
     for block in _split_pools(text):
         sec = _sections(block)
-        _, tops = _build_tree(sec.get("config", []))
+        if not sec["pool"][0]:
+            raise ParseError("a pool without a name", line=block.splitlines()[0])
+        _, tops = _build_tree(lines("\n".join(sec.get("config", []))))
         pools.append(ImportablePool(
             name=sec["pool"][0], guid=sec.get("id", [""])[0], state=sec.get("state", ["UNKNOWN"])[0],
             status_text=_advice(sec), vdevs=tuple(_to_vdev(node, role) for role, node in tops),
@@ -344,24 +382,30 @@ def parse_zpool_import(text: str) -> list[ImportablePool]:
 
 # ---------------------------------------------------------------- zpool list
 def _percent(text: str) -> int | None:
-    return _int(text.rstrip("%"))
+    value = _int(text.rstrip("%"))
+    if value is not None and value > 1000:
+        raise ParseError(f"percentage out of range: {text[:40]!r}")
+    return value
 
 
 def _ratio(text: str) -> float | None:
     try:
-        return float(text.rstrip("x"))
+        ratio = float(text.rstrip("x"))
     except ValueError:
         return None
+    return ratio if 0 <= ratio < 1e9 else None
 
 
-@parser
+@parser("zpool list")
 def parse_zpool_list(text: str, columns: Sequence[str]) -> list[PoolInfo]:
     """`zpool list -H -o COLUMNS` rows (exact with -p, human sizes without) as PoolInfo."""
     pools = []
-    for line in text.splitlines():
+    for line in lines(text):
         if not line.strip():
             continue
         row = dict(zip(columns, line.split("\t"), strict=False))
+        if not row.get("name"):
+            raise ParseError("a pool without a name")
         pools.append(PoolInfo(
             name=row["name"], backend="zfs", health=row.get("health", "UNKNOWN"),
             size_bytes=parse_size(row.get("size", "-")), allocated_bytes=parse_size(row.get("allocated", "-")),
@@ -374,19 +418,19 @@ def parse_zpool_list(text: str, columns: Sequence[str]) -> list[PoolInfo]:
 
 
 # ---------------------------------------------------------------- zfs get / list
-@parser
+@parser("zfs get")
 def parse_zfs_get(text: str) -> dict[str, dict[str, PropertyValue]]:
     """`zfs get -H -p -o name,property,value[,source]` -> {dataset: {property: PropertyValue}} (source ""
     when the listing has no source column)."""
     out: dict[str, dict[str, PropertyValue]] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         parts = line.split("\t")
-        if len(parts) in (3, 4):
+        if len(parts) in (3, 4) and parts[0]:
             out.setdefault(parts[0], {})[parts[1]] = PropertyValue(parts[2], parts[3] if len(parts) == 4 else "")
     return out
 
 
-@parser
+@parser("zfs get")
 def parse_zfs_get_values(text: str) -> dict[str, dict[str, str]]:
     """`zfs get -H -p -o name,property,value` -> {dataset: {property: value}}."""
     return {name: {prop: v.value for prop, v in props.items()} for name, props in parse_zfs_get(text).items()}
@@ -396,7 +440,7 @@ def _wanted(prop: str) -> bool:
     return prop in DATASET_PROPERTIES or ":" in prop
 
 
-@parser
+@parser("zfs get")
 def datasets_from_properties(props: dict[str, dict[str, PropertyValue]]) -> list[DatasetInfo]:
     """DatasetInfo for every filesystem/volume, keeping the useful and all user (":") properties."""
     datasets = []
@@ -425,17 +469,17 @@ def _snapshot(name: str, values: dict[str, str], holds: tuple[str, ...] = ()) ->
     )  # fmt: skip
 
 
-@parser
+@parser("zfs get")
 def snapshots_from_values(values: dict[str, dict[str, str]]) -> list[SnapshotInfo]:
     """Snapshots out of `zfs get -p` values (zfs-fuse lists datasets and snapshots together)."""
     return [_snapshot(name, vals) for name, vals in values.items() if "@" in name]
 
 
-@parser
+@parser("zfs list -t snapshot")
 def parse_zfs_list_snapshots(text: str, columns: Sequence[str] = ("name", *SNAPSHOT_PROPERTIES)) -> list[SnapshotInfo]:
     """`zfs list -H -p -t snapshot -o name,creation,used,referenced,userrefs,guid` rows."""
     snaps = []
-    for line in text.splitlines():
+    for line in lines(text):
         parts = line.split("\t")
         if len(parts) == len(columns):
             row = dict(zip(columns, parts, strict=True))
@@ -443,11 +487,11 @@ def parse_zfs_list_snapshots(text: str, columns: Sequence[str] = ("name", *SNAPS
     return snaps
 
 
-@parser
+@parser("zfs holds")
 def parse_zfs_holds(text: str) -> dict[str, tuple[str, ...]]:
     """`zfs holds -H SNAP...` ("snap<TAB>tag<TAB>time") -> {snapshot: (tag, ...)}."""
     out: dict[str, list[str]] = {}
-    for line in text.splitlines():
+    for line in lines(text):
         parts = line.split("\t")
         if len(parts) >= 2:
             out.setdefault(parts[0], []).append(parts[1])
