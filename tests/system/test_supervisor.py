@@ -162,8 +162,10 @@ def test_int_and_term_stop_every_process_group_also_in_the_background(sig):
     # As in the background of a non-interactive shell: started with SIGINT ignored.
     proc, pid, pgids = _start_supervised(["bash", "-c", "trap '' INT; exec \"$0\" \"$@\""], execs=True)
     try:
-        members = _group_members(pgids)
-        assert len(members) >= 7 and pgids <= members  # sh and its two sleepers in the worker's group
+        # sh and its two sleepers in the worker's group, the stubborn sh (its trap set) and its sleeper:
+        # forked a moment after the services themselves, so wait for them.
+        members = _wait("the services' children", lambda: m if len(m := _group_members(pgids)) >= 7 else None)
+        assert pgids <= members
         started = time.monotonic()
         os.kill(pid, sig)
         _, err = proc.communicate(timeout=15)
