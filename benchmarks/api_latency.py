@@ -55,6 +55,7 @@ BARE_PREFIX = os.environ.get("BENCH_BARE_DB_PREFIX", "calypso_bench_bare")
 WARMUP = 30
 SMALL = 100  # rows for the "queries at 100 rows" count
 PROGRESS_RUNS = 3
+FIRST_EVENT_RUNS = int(os.environ.get("BENCH_FIRST_EVENT_RUNS", "20"))  # short jobs: enqueue -> first event
 P95_TARGET_MS = 30.0
 RATIO_TARGET = 1.3
 KINDS = [("storage.snapshot", 30), ("storage.pool.scrub", 10), ("storage.replicate", 15), ("backup.run", 20),
@@ -157,7 +158,7 @@ def fill_snapshots(total: int) -> None:
 
 # ------------------------------------------------------------------ live progress
 class EventRecorder(threading.Thread):
-    """Receives every job event over /ws/jobs/ and notes when each arrived."""
+    """Receives every job event over /ws/jobs/ (batch frames unpacked) and notes when each arrived."""
 
     def __init__(self, stack, key: str) -> None:
         super().__init__(daemon=True)
@@ -171,7 +172,9 @@ class EventRecorder(threading.Thread):
     def run(self) -> None:
         try:
             for message in self.ws:
-                self.events.append((time.time(), json.loads(message)))
+                now, frame = time.time(), json.loads(message)
+                for event in frame["events"] if frame.get("type") == "batch" else [frame]:
+                    self.events.append((now, event))
         except Exception as exc:
             self.error = exc
 
@@ -228,6 +231,12 @@ def measure_progress(stack, key: str, user) -> dict:
             first.append((events[0][0] - sent) * 1000)
             lags += [(t - e["ts"]) * 1000 for t, e in events]
             bench_events += len(events)
+        for _ in range(FIRST_EVENT_RUNS):
+            sent = time.time()
+            job = enqueue("bench.progress", user=user, params={"steps": 1, "delay": 0})
+            events = recorder.wait_end(job.pk)
+            first.append((events[0][0] - sent) * 1000)
+            time.sleep(0.05)
     finally:
         recorder.ws.close()
         recorder.join(5)
@@ -257,7 +266,7 @@ def prepare_bare() -> tuple[dict[int, BareServer], str | None]:
 def _api_client(key: str):
     from rest_framework.test import APIClient
 
-    client = APIClient()
+    client = APIClient(SERVER_NAME="localhost")  # a host the portal answers to (not the test client's own)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
@@ -383,7 +392,8 @@ def report(urls, targets, http, queries_small, queries_big, bare, bare_missing, 
           f"p50 {lag['p50']} ms, p95 {lag['p95']} ms, max {lag['max']} ms  "
           f"{'ok' if lag['p95'] < 100 else 'MISSED'} (p95 < 100 ms)")
     print(f"Enqueue -> first event ({first['n']} jobs: 1 system.hostinventory.collect, "
-          f"{PROGRESS_RUNS} bench.progress): p50 {first['p50']} ms, max {first['max']} ms")
+          f"{PROGRESS_RUNS + FIRST_EVENT_RUNS} bench.progress): p50 {first['p50']} ms, p95 {first['p95']} ms, "
+          f"max {first['max']} ms  {'ok' if first['p95'] <= 20 else 'MISSED'} (p95 <= 20 ms)")
 
     def bare_stat(rows: int, page: str, key: str):
         s = http.get(f"bare_{rows}_{page}")
@@ -423,7 +433,8 @@ def report(urls, targets, http, queries_small, queries_big, bare, bare_missing, 
         "load1_before": load_before, "load1_after": load_after, "cores": os.cpu_count(),
         "progress_p50_ms": lag["p50"], "progress_p95_ms": lag["p95"], "progress_max_ms": lag["max"],
         "progress_events": lag["n"], "inventory_events": progress["inventory_events"],
-        "enqueue_to_first_event_p50_ms": first["p50"], "enqueue_to_first_event_max_ms": first["max"],
+        "enqueue_to_first_event_p50_ms": first["p50"], "enqueue_to_first_event_p95_ms": first["p95"],
+        "enqueue_to_first_event_max_ms": first["max"],
     }))
 
 

@@ -192,7 +192,7 @@ def measure_listing_and_sync() -> dict:
 def api_client(key: str):
     from rest_framework.test import APIClient
 
-    client = APIClient()
+    client = APIClient(SERVER_NAME="localhost")  # a host the portal answers to (not the test client's own)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 

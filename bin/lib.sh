@@ -59,6 +59,18 @@ ensure_venv() {
     "$PY" -m pip install -q --disable-pip-version-check -r "$req"
     echo "$sum" > "$stamp"
   fi
+  ensure_cli
+}
+
+# ensure_cli: the `calypso` command in .venv/bin (pyproject.toml [project.scripts]): an editable install of
+# this checkout without dependencies (requirements/ has them). Offline when the venv can build it itself.
+ensure_cli() {
+  [ -x "$VENV/bin/calypso" ] && return 0
+  say "installing the calypso command"
+  local isolation=()
+  if "$PY" -c 'import setuptools, wheel, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 64)' 2>/dev/null
+  then isolation=(--no-build-isolation); fi
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps "${isolation[@]}" -e "$ROOT"
 }
 
 # port_open HOST PORT: true when something listens there.

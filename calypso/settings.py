@@ -148,8 +148,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         "timeout": 10,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"})
+    # Worker, beat and web write to one file. WAL lets readers run beside the one writer; every write
+    # transaction takes the write lock when it begins (IMMEDIATE), so it waits up to ``timeout`` seconds
+    # for another writer instead of failing at once with "database is locked" when a transaction that
+    # read first upgrades to writing after another commit (a deferred one cannot wait there).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "timeout": env.float("CALYPSO_SQLITE_TIMEOUT_S", default=30.0),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -161,7 +168,9 @@ CHANNEL_LAYERS = {
         # No socket timeout: redis-py's default equals channels_redis's blocking wait, which drops
         # WebSockets that receive nothing for five seconds.
         "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                   "prefix": env("CALYPSO_CHANNEL_PREFIX", default="calypso")},
+                   "prefix": env("CALYPSO_CHANNEL_PREFIX", default="calypso"),
+                   # Messages a channel holds before new ones are refused (job events: one reader a process).
+                   "capacity": env.int("CALYPSO_CHANNEL_CAPACITY", default=1000)},
     }
 }
 
@@ -294,6 +303,10 @@ CALYPSO_JOB_STALE_AFTER_S = env.float("CALYPSO_JOB_STALE_AFTER_S", default=60.0)
 # Throttling of progress events (publish / persist), see apps/jobs/progress.py.
 CALYPSO_PROGRESS_PUBLISH_S = env.float("CALYPSO_PROGRESS_PUBLISH_S", default=0.1)
 CALYPSO_PROGRESS_PERSIST_S = env.float("CALYPSO_PROGRESS_PERSIST_S", default=1.0)
+# Job WebSockets (apps/jobs/fanout.py): on average one frame per socket every CALYPSO_WS_FLUSH_S seconds;
+# past CALYPSO_WS_BUFFER_LIMIT waiting events a socket gets a resync instead.
+CALYPSO_WS_FLUSH_S = env.float("CALYPSO_WS_FLUSH_S", default=0.05)
+CALYPSO_WS_BUFFER_LIMIT = env.int("CALYPSO_WS_BUFFER_LIMIT", default=1000)
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Users and access"
 
     def ready(self):
-        from . import roles, schema  # noqa: F401 - registers the OpenAPI auth extension
+        from . import roles, schema, signals  # noqa: F401 - the OpenAPI auth extension, the admin sign-in audit
 
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="calypso_sync_roles")

@@ -16,6 +16,7 @@ class Outcome(models.TextChoices):
     OK = "ok", _("Succeeded")
     FAILED = "failed", _("Failed")
     DENIED = "denied", _("Denied")
+    QUEUED = "queued", _("Queued")  # the request queued a job; the job's own outcome is its own event
 
 
-OUTCOME_COLORS = {Outcome.OK: "green", Outcome.FAILED: "red", Outcome.DENIED: "orange"}
+OUTCOME_COLORS = {Outcome.OK: "green", Outcome.FAILED: "red", Outcome.DENIED: "orange", Outcome.QUEUED: "blue"}

@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from apps.core.changes import ALWAYS_SECRET, diff, snapshot
 from apps.core.crypto import mask
-from apps.core.operations import result_type
+from apps.core.operations import BulkResult, result_type
 
 from . import context
 from .choices import Outcome
@@ -71,7 +71,7 @@ def _target(op, obj, result, data: dict, before: dict):
     if obj is not None:
         meta = obj._meta
         return (f"{meta.app_label}.{meta.model_name}", str(before.get("id") or obj.pk or ""), str(obj))
-    if isinstance(result, op.model):
+    if isinstance(result, models.Model) and result_type(result) is None:  # what it created, with its id
         return result
     meta = op.model._meta
     return (f"{meta.app_label}.{meta.model_name}", "", str(data.get("name") or data.get("mountpoint") or ""))
@@ -103,9 +103,26 @@ def record_operation(sender, *, actor, obj, data, result, error, duration_ms, be
             # The row's before/after says more than the input when they agree; otherwise keep both.
             same = field not in changes or changes[field][1] == new
             changes[field if same else f"{field} (stored)"] = [old, new]
+    if error is None and obj is not None and isinstance(result, models.Model) and not isinstance(result, type(obj)) \
+            and result_type(result) is None:  # an object made from this one (a clone): which, by id
+        created_type, created_id, created_label = _object_fields(result)
+        changes["created"] = [None, {"type": created_type, "id": created_id, "label": created_label}]
     job = result if result_type(result) is not None else None  # a job (a result type the jobs app registered)
     message = _describe(error) if error is not None else (f"queued as job #{job.pk}" if job and sender.job else "")
+    outcome = Outcome.QUEUED if error is None and job and sender.job else _outcome(error)
+    if isinstance(result, BulkResult):  # one event per object, then the call's own with the count
+        _record_items(sender, actor, result)
+        message, outcome = result.summary(), Outcome.FAILED if result.failed else outcome
     if error is None and secrets_given and not message:
         message = ", ".join(f"{name} {'changed' if obj is not None else 'set'}" for name in secrets_given)
     return record(actor, sender.audit_action, _target(sender, obj, result, data, before), changes=changes,
-                  outcome=_outcome(error), message=message, job=job, duration_ms=duration_ms)
+                  outcome=outcome, message=message, job=job, duration_ms=duration_ms)
+
+
+def _record_items(sender, actor, result: BulkResult) -> None:
+    meta = sender.model._meta
+    action = f"{meta.app_label}.{meta.model_name}.{sender.item_action}" if sender.item_action else sender.audit_action
+    for obj, ok, message in result.items:
+        record(actor, action, obj, outcome=Outcome.OK if ok else Outcome.FAILED,
+               message=f"{message} ({sender.audit_action})" if message else f"part of {sender.audit_action}",
+               duration_ms=0)

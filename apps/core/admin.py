@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from .errors import BackendError, ServiceError
 from .forms import OperationForm
-from .operations import Operation, Operations, result_type
+from .operations import BulkResult, Operation, Operations, result_type
 from .permissions import perm_name, restrict
 
 __all__ = ["COLORS", "CalypsoModelAdmin", "badge"]
@@ -161,6 +161,13 @@ class CalypsoModelAdmin(GuardedModelAdmin):
     def operation_done(self, request, op: Operation, obj, result):
         """The success message, then the job page for a job, else the object (or the list after a delete)."""
         renderer = result_type(result)
+        if isinstance(result, BulkResult):  # every object reported, the failures with their reasons
+            for item, ok, reason in result.items:
+                if not ok:
+                    self.message_user(request, f"{item}: {reason}", messages.ERROR)
+            self.message_user(request, f"{op.title}: {result.summary()}",
+                              messages.WARNING if result.failed else messages.SUCCESS)
+            return HttpResponseRedirect(self.url_of(None))
         label = str(obj if obj is not None else result if isinstance(result, models.Model) and not renderer else "")
         message = f"{op.title}: {label}".rstrip(": ")
         if renderer is not None:
@@ -214,10 +221,11 @@ class CalypsoModelAdmin(GuardedModelAdmin):
                     "op": op.title, "n": len(objects), "items": self.opts.verbose_name_plural},
                 "objects": objects, "operation": op, "opts": self.opts, "count": len(objects),
                 "wrong": "confirm" in request.POST, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
-        done = 0
+        done = failed = 0
         for obj in objects:
             if not op.allowed(request.user, obj):
                 self.message_user(request, f"{obj}: {_('permission denied')}", messages.ERROR)
+                failed += 1
                 continue
             serializer = op.serializer(obj, data={} if not op.destructive else {"confirm": op.confirm(obj)},
                                        request=request)
@@ -226,6 +234,7 @@ class CalypsoModelAdmin(GuardedModelAdmin):
                 result = op.run(actor=request.user, obj=obj, data=serializer.validated_data)
             except (*REFUSALS, DRFValidationError) as exc:
                 self.message_user(request, f"{obj}: {getattr(exc, 'message', None) or exc}", messages.ERROR)
+                failed += 1
                 continue
             done += 1
             renderer = result_type(result)
@@ -234,6 +243,9 @@ class CalypsoModelAdmin(GuardedModelAdmin):
                                                        result), messages.INFO)
         if done:
             self.message_user(request, _("%(op)s: %(n)s done.") % {"op": op.title, "n": done}, messages.SUCCESS)
+        if failed:
+            self.message_user(request, _("%(op)s: %(n)s failed (each one above).") % {"op": op.title, "n": failed},
+                              messages.ERROR)
         return None
 
     # ------------------------------------------------------------ Django's forms, through the operations

@@ -26,7 +26,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import BackendError, ServiceError, errors_text, field_errors
 from .filters import CalypsoFilterBackend
-from .operations import Operation, Operations, result_type, result_types
+from .operations import BulkResult, BulkResultSerializer, Operation, Operations, result_type, result_types
 from .pagination import CalypsoCursorPagination
 from .permissions import AUTHENTICATED, restrict
 from .serializers import json_type_errors
@@ -110,6 +110,13 @@ def server_error(request):
         defaults.server_error(request)
 
 
+class DeclaredSearchFilter(SearchFilter):
+    """``?search=`` in the schema only on a list that searches (one with ``search_fields``)."""
+
+    def get_schema_operation_parameters(self, view):
+        return super().get_schema_operation_parameters(view) if self.get_search_fields(view, None) else []
+
+
 class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """List and detail restricted to what the user may see (anything else is a 404); ``operations``
     adds one action per declared operation. Three attributes and the operations make a viewset::
@@ -123,7 +130,7 @@ class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     operations: Operations | tuple = ()
     owner_field: str | None = None  # self-service: each user sees (and acts on) only the objects they own
-    filter_backends = (CalypsoFilterBackend, SearchFilter, OrderingFilter)
+    filter_backends = (CalypsoFilterBackend, DeclaredSearchFilter, OrderingFilter)
     # JSON bodies only: form encoding cannot tell an empty field from an omitted one, nor carry the lists and
     # objects the inputs take (the admin posts its own forms, not to the API).
     parser_classes = (JSONParser,)
@@ -184,6 +191,9 @@ class CalypsoViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return renderer.api(result, self.request)
         if result is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
+        if isinstance(result, BulkResult):  # every object reported; 207 says some failed
+            code = status.HTTP_207_MULTI_STATUS if result.failed else status.HTTP_200_OK
+            return Response(result.data(), status=code)
         if isinstance(result, models.Model):
             out = op.output or self.get_serializer_class()
             code = status.HTTP_201_CREATED if op.name == "create" else status.HTTP_200_OK
@@ -199,6 +209,8 @@ def _responses(op: Operation, view_cls) -> dict:
         return {204: None}
     if op.method == "get":
         return {200: op.output or OpenApiTypes.OBJECT}
+    if op.output is not None and issubclass(op.output, BulkResultSerializer):
+        return {200: op.output, 207: op.output}
     return {201 if op.name == "create" else 200: op.output or view_cls.serializer_class}
 
 

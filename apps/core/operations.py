@@ -34,6 +34,8 @@ from .permissions import AUTHENTICATED, allowed, perm_name
 
 __all__ = [
     "AUTHENTICATED",
+    "BulkResult",
+    "BulkResultSerializer",
     "Operation",
     "Operations",
     "ResultType",
@@ -79,6 +81,50 @@ def result_types() -> list[ResultType]:
     return list(_RESULT_TYPES.values())
 
 
+class BulkResult:
+    """What an operation over many objects did to each: it does all it can and reports every object (id,
+    ok or not, message). The API answers 200 when every object went, 207 (Multi-Status) when some failed,
+    with the same body; the audit trail records one event per object besides the call's own."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, bool, str]] = []
+
+    def add(self, obj: Any, error: BaseException | str | None = None) -> None:
+        message = error if isinstance(error, str) else getattr(error, "message", None) or str(error or "")
+        self.items.append((obj, error is None, str(message)))
+
+    @property
+    def done(self) -> int:
+        return sum(ok for _obj, ok, _msg in self.items)
+
+    @property
+    def failed(self) -> int:
+        return len(self.items) - self.done
+
+    def summary(self) -> str:
+        return _("%(done)s done, %(failed)s failed") % {"done": self.done, "failed": self.failed}
+
+    def data(self) -> dict:
+        return {"done": self.done, "failed": self.failed,
+                "results": [{"id": getattr(obj, "pk", None), "object": str(obj), "ok": ok, "message": message}
+                            for obj, ok, message in self.items]}
+
+
+class BulkItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    object = serializers.CharField(help_text=_("The object's name."))
+    ok = serializers.BooleanField()
+    message = serializers.CharField(allow_blank=True, help_text=_("Why it failed (the tool's words), or empty."))
+
+
+class BulkResultSerializer(serializers.Serializer):
+    """The answer of an operation over many objects: 200 when all went, 207 when ``failed`` is above zero."""
+
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField(help_text=_("How many objects failed; above zero the status is 207."))
+    results = BulkItemSerializer(many=True, help_text=_("One entry per object, in the order given."))
+
+
 @dataclass(frozen=True, eq=False)
 class Operation:
     name: str  # verb: "scrub", "create", "update", "delete", "offline"...; the URL is its kebab form
@@ -98,6 +144,7 @@ class Operation:
     initial: Callable[[Any], dict] | None = None  # admin form values for this object
     help: str = ""  # one line under the title of the admin page, the description in the schema
     example: dict | None = None  # a valid body, for the schema and for the contract tests
+    item_action: str = ""  # over many objects (returns a BulkResult): the operation each object is audited as
     model: type | None = None  # set by Operations
 
     def __str__(self) -> str:

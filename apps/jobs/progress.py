@@ -16,7 +16,13 @@ __all__ = ["JobCancelled", "ProgressReporter"]
 
 
 class JobCancelled(Exception):
-    """The operator cancelled the job; raised at the next progress report or cancel check."""
+    """The operator cancelled the job; raised at the next progress report or cancel check. A service may
+    raise it too, with its own message, when what it followed was stopped elsewhere (``undo=False``: nothing
+    left to undo)."""
+
+    def __init__(self, message: str = "", *, undo: bool = True) -> None:
+        super().__init__(message)
+        self.undo = undo
 
 
 class ProgressReporter:

@@ -205,10 +205,13 @@ def _execute(ctx: JobContext) -> None:
         kind = get_kind(job.kind)
         ctx.log.info(f"Started {kind.label}" + (f" on {job.target_label}" if job.target_label else ""))
         result = kind.func(ctx, _target_of(job), **job.params)
-    except JobCancelled:
-        ctx.log.warning("Cancelled by request.")
-        ctx.rollback()
-        _finish(job, JobState.CANCELLED, error="Cancelled by request.")
+    except JobCancelled as exc:
+        message = str(exc) or "Cancelled by request."
+        ctx.log.warning(message)
+        if exc.undo:
+            ctx.rollback()
+        job.progress, job.step = ctx.progress.percent, ctx.progress.step  # where it stopped, not where it began
+        _finish(job, JobState.CANCELLED, error=message, progress=job.progress, step=job.step)
     except Exception as exc:
         _fail(ctx, exc)
     else:

@@ -11,6 +11,7 @@ from apps.core.permissions import allowed, perm_name
 from apps.core.serializers import RestrictedRelatedField
 from apps.system.disks import free_disk_choices
 
+from .backends.pool_properties import COMMENT_MAX, ON_OFF, SETTABLE, pool_property_problem
 from .choices import DatasetKind
 from .models import Dataset, Pool, Snapshot
 from .services.common import ENUM_PROPERTIES, FILESYSTEM_ONLY, VOLUME_ONLY
@@ -29,6 +30,7 @@ __all__ = [
     "PoolCreateInput",
     "PoolDeleteInput",
     "PoolExportInput",
+    "PoolPropertiesInput",
     "RegisterInput",
     "RenameInput",
     "ReplaceInput",
@@ -44,7 +46,11 @@ NAMED_PROPERTIES = ("volsize", "quota", "refquota", "reservation", "refreservati
                     "atime", "readonly", "sync", "dedup", "copies", "exec", "canmount", "snapdir", "xattr",
                     "mountpoint")
 GUID_DIGITS = 20  # a pool's numeric id (guid) is a 64-bit unsigned number
-HINTS = {"volsize": _("Volumes: 10G, 512M..."), "quota": _("10G, or none."), "reservation": _("10G, or none."),
+# Limits an emptied field sets to none (no limit) rather than inherits.
+NONE_WHEN_EMPTIED = ("quota", "refquota", "reservation", "refreservation")
+HINTS = {"volsize": _("Volumes: 10G, 512M..."), "quota": _("10G; empty or none: no limit."),
+         "refquota": _("10G; empty or none: no limit."), "reservation": _("10G; empty or none: no reservation."),
+         "refreservation": _("10G; empty or none: no reservation."),
          "recordsize": _("Power of two, 512 to 16M: 128K, 1M..."), "mountpoint": _("A path, none or legacy.")}
 
 
@@ -75,10 +81,13 @@ class _Properties(serializers.Serializer):
         named = {name: _property_field(name) for name in NAMED_PROPERTIES if name not in skip}
         return {**{k: v for k, v in fields.items() if k != "properties"}, **named, "properties": fields["properties"]}
 
-    def split_properties(self, data: dict) -> tuple[dict, list]:
-        """(properties to set, properties to inherit): an empty value means inherit (or none, for sizes)."""
+    def split_properties(self, data: dict, *, limits_to_none: bool = False) -> tuple[dict, list]:
+        """(properties to set, properties to inherit): an empty value means inherit (or, on an edit, none
+        for the limits: quota, reservation...)."""
         given = {**(data.pop("properties", None) or {}),
                  **{name: data.pop(name) for name in NAMED_PROPERTIES if name in data}}
+        if limits_to_none:
+            given = {k: "none" if v == "" and k in NONE_WHEN_EMPTIED else v for k, v in given.items()}
         return {k: v for k, v in given.items() if v != ""}, [k for k, v in given.items() if v == ""]
 
 
@@ -173,7 +182,8 @@ class DatasetCreateInput(_Properties):
 
 
 class DatasetPropertiesInput(_Properties):
-    """Named properties and user properties to set; an emptied one inherits again (sizes: none)."""
+    """Named properties and user properties to set; an emptied one inherits again (quota, refquota,
+    reservation, refreservation: none)."""
 
     inherit = serializers.ListField(child=serializers.CharField(max_length=255), required=False)
 
@@ -188,7 +198,7 @@ class DatasetPropertiesInput(_Properties):
                                       f"({prop.get('source') or '-'})".strip()
 
     def validate(self, data):
-        properties, inherit = self.split_properties(data)
+        properties, inherit = self.split_properties(data, limits_to_none=True)
         return {"properties": properties, "inherit": [*inherit, *data.get("inherit", [])]}
 
 
@@ -249,3 +259,37 @@ class CloneInput(serializers.Serializer):
 class HoldInput(serializers.Serializer):
     tag = serializers.CharField(max_length=255)
     recursive = serializers.BooleanField(default=False, help_text=_("Also the same snapshot of descendants."))
+
+
+def _on_off(help_text: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=list(ON_OFF), required=False, help_text=help_text)
+
+
+class PoolPropertiesInput(serializers.Serializer):
+    """ZFS pool properties to set (only those given; only those this pool has: zfs-fuse has no comment,
+    autotrim or multihost). Any other name is refused."""
+
+    autoexpand = _on_off(_("Grow the pool when all devices of a vdev have grown."))
+    autoreplace = _on_off(_("Use a new device found where a failed one was, without a replace command."))
+    autotrim = _on_off(_("Trim freed space on the devices continuously."))
+    delegation = _on_off(_("Let users run the zfs commands they are allowed (zfs allow)."))
+    listsnapshots = _on_off(_("zfs list shows snapshots without -t snapshot."))
+    multihost = _on_off(_("Refuse an import while another host has the pool imported."))
+    failmode = serializers.ChoiceField(choices=list(SETTABLE["failmode"]), required=False, help_text=_(
+        "When the pool cannot write: wait for the devices, continue (return EIO) or panic."))
+    comment = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=COMMENT_MAX,
+                                    help_text=_("Free text kept in the pool (printable ASCII, at most %(n)s "
+                                                "characters); empty: none.") % {"n": COMMENT_MAX})
+
+    def validate(self, data):
+        given = self.initial_data if isinstance(self.initial_data, dict) else {}
+        unknown = sorted(str(k) for k in given if k not in self.fields)
+        if unknown:
+            raise serializers.ValidationError({"properties": _("Not a pool property that can be set here: "
+                                                               "%(names)s.") % {"names": ", ".join(unknown)}})
+        errors = {name: problem for name, value in data.items() if (problem := pool_property_problem(name, value))}
+        if errors:
+            raise serializers.ValidationError(errors)
+        if not data:
+            raise serializers.ValidationError({"properties": _("Nothing to change.")})
+        return {"properties": dict(data)}

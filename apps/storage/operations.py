@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.operations import Operation, Operations
+from apps.core.operations import BulkResultSerializer, Operation, Operations
 
 from . import inputs, policies, services
 from .api import serializers
@@ -76,6 +76,14 @@ POOL = Operations(
               when=supports("destroy"), confirm=lambda pool: pool.name, label=_("Destroy pool"),
               help=_("Every dataset, volume and snapshot of the pool is lost for good.")),
     Operation("device_stats", services.device_stats, method="get", label=_("Device statistics")),
+    Operation("properties", services.pool_properties, method="get", output=serializers.PoolPropertiesSerializer,
+              when=_imported("pool_properties"), label=_("Pool properties"),
+              help=_("Every property of the pool with its value and source (default, local).")),
+    Operation("update_properties", services.update_pool_properties, input=inputs.PoolPropertiesInput,
+              permission="change", partial=True, initial=services.pool_properties_initial,
+              output=serializers.PoolPropertiesSerializer, when=_imported("pool_properties"),
+              label=_("Edit pool properties"), help=_("Only the values given are set, all or none."),
+              example={"autoexpand": "on", "failmode": "continue"}),
     Operation("balance_status", services.balance_status, method="get", when=supports("balance"),
               label=_("Balance status")),
 )
@@ -88,8 +96,9 @@ DATASET = Operations(
               example={"pool": 1, "name": "tank/home", "compression": "lz4", "quota": "10G"}),
     Operation("update", services.update_dataset, input=inputs.DatasetPropertiesInput, partial=True,
               initial=inputs.dataset_initial, when=_managed_name("properties"),
-              label=_("Edit properties"), help=_("Only changed values are set; an emptied value inherits again "
-                                                 "(sizes: none)."), example={"compression": "zstd"}),
+              label=_("Edit properties"), help=_("Only changed values are set, all or none; an emptied value inherits "
+                                                 "again, except quota, refquota, reservation and refreservation, "
+                                                 "which become none."), example={"compression": "zstd"}),
     Operation("rename", services.rename_dataset, input=inputs.RenameInput, permission="change",
               initial=lambda ds: {"new_name": ds.name}, when=_managed_name("rename"),
               label=_("Rename"), help=_("Children and snapshots follow; shares on the old path must be updated.")),
@@ -103,8 +112,9 @@ SNAPSHOT = Operations(
     Operation("create", services.create_snapshot, input=inputs.SnapshotCreateInput, detail=False,
               label=_("Take snapshot"), example={"dataset": 1, "name": "manual-1"}),
     Operation("bulk_delete", services.bulk_destroy_snapshots, input=inputs.SnapshotBulkDeleteInput, detail=False,
-              permission="delete", label=_("Destroy snapshots"),
-              output=serializers.BulkDestroyResultSerializer, example={"ids": [1, 2], "confirm": "2"}),
+              permission="delete", label=_("Destroy snapshots"), item_action="delete",
+              help=_("Each snapshot that can go goes; every one is reported (200, or 207 when some failed)."),
+              output=BulkResultSerializer, example={"ids": [1, 2], "confirm": "2"}),
     Operation("rollback", services.rollback_snapshot, input=inputs.RollbackInput, destructive=True,
               confirm=lambda snap: snap.name, when=supports("rollback", _pool_of_snapshot), label=_("Roll back"),
               help=_("Every change made to the dataset since this snapshot is lost.")),

@@ -26,13 +26,14 @@ from apps.core.runner import Runner
 from .backends import get_backend, get_zfs_backend
 from .backends.base import BackendError, DatasetInfo, PoolInfo, SnapshotInfo, VdevInfo
 from .backends.pools import leaves
-from .choices import Backend, DatasetKind, EventKind, EventSeverity, PoolHealth, ScanState
+from .choices import Backend, DatasetKind, EventKind, EventSeverity, PoolHealth, ScanState, VdevState
 from .models import Dataset, Pool, Snapshot, StorageEvent, Vdev
 
 __all__ = [
     "SyncResult",
     "apply_pool_info",
     "forget_datasets",
+    "mark_pool_gone",
     "reconcile",
     "refresh_pool_contents",
     "sync_all",
@@ -220,12 +221,19 @@ def _reconcile_pools(backend: str, infos: Sequence[PoolInfo], result: SyncResult
     for name, pool in existing.items():
         if name in seen or pool.gone or (scope is not None and name not in scope):
             continue
-        pool.gone = True
-        pool.save(update_fields=["gone", "updated"])
+        mark_pool_gone(pool)
         result.gone["pools"] += 1
         result.events.append(_event(pool, EventKind.POOL_GONE, EventSeverity.WARNING,
                                     f"Pool {name} is no longer reported by the host (exported or lost).", {}))
     return seen
+
+
+def mark_pool_gone(pool: Pool) -> None:
+    """A pool no longer on this host (exported, renamed, lost): its rows stay, and say nothing about its health
+    or its devices any more (unknown) until it is seen again."""
+    pool.gone, pool.health = True, PoolHealth.UNKNOWN
+    pool.save(update_fields=["gone", "health", "updated"])
+    Vdev.objects.filter(pool=pool).update(state=VdevState.UNKNOWN)
 
 
 def apply_pool_info(pool: Pool, info: PoolInfo, *, now=None) -> list[StorageEvent]:
@@ -243,8 +251,11 @@ def apply_pool_info(pool: Pool, info: PoolInfo, *, now=None) -> list[StorageEven
         pool.mountpoint = info.mountpoint
     pool.health = info.health if info.health in PoolHealth.values else PoolHealth.UNKNOWN
     scan = info.scan
+    # A cancelled scan tells no percent (zpool status shows none): the last one read stays.
+    keep = scan.state == ScanState.CANCELED and not scan.percent and pool.scan_function == scan.function and \
+        pool.scan_state in (ScanState.SCANNING, ScanState.PAUSED, ScanState.CANCELED)
     pool.scan_function, pool.scan_state = scan.function, scan.state
-    pool.scan_percent, pool.scan_errors = scan.percent, scan.errors
+    pool.scan_percent, pool.scan_errors = pool.scan_percent if keep else scan.percent, scan.errors
     pool.scan_finished_at, pool.scan_text = scan.finished_at, scan.text
     pool.status_text, pool.errors_text = info.status_text, info.errors_text
     if info.vdevs:
@@ -366,8 +377,15 @@ def _reconcile_datasets(pools: dict[str, Pool], infos: Sequence[DatasetInfo], re
 _SNAP_FIELDS = ("short_name", "created_at", "used_bytes", "referenced_bytes", "holds", "userrefs", "guid", "extra")
 
 
-def _snapshot_values(info: SnapshotInfo) -> tuple:
+# extra[SAME_SECOND]: a snapshot's place among those of its dataset taken in the same second (1, 2...; absent
+# for the first), from the listing order, which is creation (createtxg) order: creation times have seconds only.
+SAME_SECOND = "same_second"
+
+
+def _snapshot_values(info: SnapshotInfo, same_second: int = 0) -> tuple:
     extra = dict(info.extra or {})
+    if same_second:
+        extra[SAME_SECOND] = same_second
     userrefs = int(extra.pop("userrefs", 0) or 0) or len(info.holds)
     return (info.short_name[:255], info.created_at, info.used_bytes, info.referenced_bytes, list(info.holds),
             userrefs, info.guid, extra)
@@ -382,6 +400,7 @@ def _reconcile_snapshots(pools: dict[str, Pool], infos: Sequence[SnapshotInfo], 
                 Snapshot.objects.filter(_under(root), dataset__pool_id__in=pool_ids).values_list("pk", "dataset_id", "name",
                                                                                      *_SNAP_FIELDS)}
     to_create, to_update, listed = [], [], set()
+    seconds: dict[tuple, int] = {}  # (dataset, creation second) -> snapshots listed so far
     for info in infos:
         pool = pools.get(info.name.split("/")[0].split("@")[0])
         ds = datasets.get((pool.pk, info.dataset)) if pool else None
@@ -389,7 +408,8 @@ def _reconcile_snapshots(pools: dict[str, Pool], infos: Sequence[SnapshotInfo], 
             continue
         key = (ds, info.name)
         listed.add(key)
-        values = _snapshot_values(info)
+        same_second = seconds[(ds, info.created_at)] = seconds.get((ds, info.created_at), -1) + 1
+        values = _snapshot_values(info, same_second if info.created_at else 0)
         row = existing.get(key)
         if row is None:
             to_create.append({"dataset_id": ds, "name": info.name, **dict(zip(_SNAP_FIELDS, values, strict=True))})

@@ -3,6 +3,7 @@ anonymous liveness probe (``GET /healthz``)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict
 from datetime import timedelta
@@ -22,9 +23,12 @@ from apps.jobs.models import Job
 
 from . import tools
 
-__all__ = ["check_celery", "check_database", "check_redis", "health", "liveness", "tool_statuses"]
+__all__ = ["check_celery", "check_database", "check_redis", "check_storage_tools", "health", "liveness",
+           "tool_statuses"]
 
 TOOLS_CACHE_KEY = "system:tools"
+STORAGE_CACHE_KEY = "system:storage-tools"
+STORAGE_CACHE_S = 30  # each check runs a real command: health polled every second stays cheap
 
 
 def _timed(func) -> dict:
@@ -98,8 +102,23 @@ def tool_statuses(refresh: bool = False) -> list[dict]:
     return data
 
 
+def check_storage_tools(refresh: bool = False) -> dict[str, dict]:
+    """Each installed storage tool family (zfs, btrfs) runs a cheap real command (tools.CHECKS); a failure
+    is an error with the tool's own words. Cached for STORAGE_CACHE_S seconds."""
+    try:
+        data = None if refresh else cache.get(STORAGE_CACHE_KEY)
+    except Exception:  # the cache is Redis: without it, check without caching
+        return tools.check(get_runner())
+    if data is None:
+        data = tools.check(get_runner())
+        with contextlib.suppress(Exception):
+            cache.set(STORAGE_CACHE_KEY, data, STORAGE_CACHE_S)
+    return data
+
+
 def health() -> dict:
-    components = {"database": check_database(), "redis": check_redis(), "celery": check_celery()}
+    components = {"database": check_database(), "redis": check_redis(), "celery": check_celery(),
+                  **check_storage_tools()}
     try:
         host_tools = tool_statuses()
     except Exception:  # the cache is Redis: without it, probe without caching

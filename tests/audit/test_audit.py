@@ -104,3 +104,51 @@ def test_job_cancel_through_api_is_audited(operator_user, client_for):
     response = client_for(operator_user).post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     assert AuditEvent.objects.filter(action="jobs.job.cancel", actor=operator_user, job_id=job.pk).exists()
+
+
+@pytest.mark.django_db
+def test_admin_sign_ins_are_audited_like_the_apis_and_api_ones_once(admin_user):
+    from rest_framework.test import APIClient
+
+    browser = Client()
+    refused = browser.post("/admin/login/", {"username": "admin1", "password": "wrong"}, REMOTE_ADDR="10.9.8.7")
+    assert refused.status_code == 200  # the form again
+    response = browser.post("/admin/login/", {"username": "admin1", "password": "correct horse battery",
+                                              "next": "/admin/"})
+    assert response.status_code == 302
+    events = list(AuditEvent.objects.filter(action="accounts.user.login").order_by("id"))
+    assert [(e.outcome, e.source, e.actor) for e in events] == [("denied", "admin", None),
+                                                                ("ok", "admin", admin_user)]
+    assert events[0].object_label == "admin1" and events[0].address == "10.9.8.7"
+    assert events[1].object_id == str(admin_user.pk)
+    api = APIClient()
+    api.post("/api/v1/auth/login/", {"username": "admin1", "password": "wrong"}, format="json")
+    api.post("/api/v1/auth/login/", {"username": "admin1", "password": "correct horse battery"}, format="json")
+    api_events = AuditEvent.objects.filter(action="accounts.user.login", source="api")
+    assert sorted(api_events.values_list("outcome", flat=True)) == ["denied", "ok"]  # once each
+
+
+@pytest.mark.django_db
+def test_a_queued_job_and_its_end_are_two_events_shown_together(admin_user, client_for, browser_for):
+    from apps.jobs.runtime import run_job
+
+    job = client_for(admin_user).post("/api/v1/system/inventory/collect/").json()
+    queued = AuditEvent.objects.get(job_id=job["id"])
+    assert (queued.outcome, queued.get_outcome_display()) == ("queued", "Queued")  # not "Succeeded"
+    run_job(job["id"], runner=_failing_runner())
+    ended = AuditEvent.objects.filter(job_id=job["id"]).exclude(pk=queued.pk).get()
+    assert ended.outcome == "failed" and ended.source == "job"
+    rows = client_for(admin_user).get("/api/v1/audit/events/", {"job_id": job["id"]}).json()["results"]
+    assert sorted(r["outcome"] for r in rows) == ["failed", "queued"]
+    page = browser_for(admin_user).get("/admin/audit/auditevent/", {"job_id": job["id"]}).content.decode()
+    assert page.count(f'href="?job_id={job["id"]}">#{job["id"]}</a>') == 2 and f"queued as job #{job['id']}" in page
+
+
+def _failing_runner():
+    from apps.core.runner import ReplayRunner
+
+    class Failing(ReplayRunner):
+        def run(self, argv, **kwargs):
+            raise OSError("the host cannot be read")
+
+    return Failing()

@@ -6,6 +6,7 @@ worker, which are other processes, see what a test writes and the test sees what
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
@@ -77,7 +78,20 @@ def _http(live: LiveStack, key: str) -> httpx.Client:
 
 def _ws(live: LiveStack, path: str, key: str | None = None) -> ClientConnection:
     headers = {"Authorization": f"Token {key}"} if key else {}
+    _unread.clear()
     return connect(live.ws_url + path, additional_headers=headers, origin=live.base_url, open_timeout=5)
+
+
+_unread: dict[int, list[dict]] = {}  # events of a batch frame not yet handed out, per socket
+
+
+def _next_event(ws: ClientConnection, timeout: float) -> dict:
+    """The next event on ``ws``, batch frames unpacked."""
+    waiting = _unread.setdefault(id(ws), [])
+    if not waiting:
+        frame = json.loads(ws.recv(timeout=timeout))
+        waiting += frame["events"] if frame.get("type") == "batch" else [frame]
+    return waiting.pop(0)
 
 
 def _events(ws: ClientConnection, job_id: int, until: Callable[[dict], bool], timeout: float = 30) -> list[dict]:
@@ -88,7 +102,7 @@ def _events(ws: ClientConnection, job_id: int, until: Callable[[dict], bool], ti
         if remaining <= 0:
             pytest.fail(f"no final event for job {job_id} within {timeout} s; got {events}")
         try:
-            event = json.loads(ws.recv(timeout=remaining))
+            event = _next_event(ws, remaining)
         except TimeoutError:
             continue
         if event.get("job") == job_id:
@@ -170,7 +184,7 @@ def _refusal(live: LiveStack, path: str, key: str | None) -> tuple[str, int]:
 def test_job_stream_snapshot_first_and_refusals(live, admin_user, plain_user):
     job = Job.objects.create(kind="tests.sleep", user=admin_user, params={"steps": 1})
     with _ws(live, f"/ws/jobs/{job.pk}/", _token(admin_user)) as ws:
-        first = json.loads(ws.recv(timeout=5))
+        first = _next_event(ws, 5)
     assert first["event"] == "snapshot" and first["job"] == job.pk
     assert first["state"] == JobState.QUEUED and first["kind"] == "tests.sleep"
 
@@ -232,7 +246,7 @@ def test_cancel_stops_a_running_job(live, admin_user):
     key = _token(admin_user)
     job = _sleep_job(live, admin_user, steps=200, delay=0.05)
     with _ws(live, f"/ws/jobs/{job.pk}/", key) as ws, _http(live, key) as client:
-        assert json.loads(ws.recv(timeout=5))["event"] == "snapshot"
+        assert _next_event(ws, 5)["event"] == "snapshot"
         response = client.post(f"/api/v1/jobs/{job.pk}/cancel/")
         assert response.status_code == 200, response.text
         assert response.json()["cancel_requested"] is True
@@ -242,6 +256,43 @@ def test_cancel_stops_a_running_job(live, admin_user):
     assert time.monotonic() - started < 3
     job.refresh_from_db()
     assert job.state == JobState.CANCELLED and job.progress < 100
+
+
+def test_many_jobs_to_several_clients_deliver_every_state_change_and_the_final_progress(live, admin_user):
+    """Jobs running at once, watched by several pages: no state change and no final progress goes missing
+    (progress in between may be conflated). A page subscribed to no job still sees jobs that appear, and
+    not the progress of a job it does not show."""
+    from apps.jobs.publish import publish
+
+    key = _token(admin_user)
+    shown_elsewhere = Job.objects.create(kind="tests.sleep", user=admin_user, params={"steps": 1})
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(_ws(live, "/ws/jobs/", key)) for _ in range(4)]
+        watcher = sockets[-1]
+        watcher.send(json.dumps({"type": "subscribe", "jobs": []}))
+        watcher.send(json.dumps({"type": "ping"}))
+        assert _next_event(watcher, 5) == {"type": "pong"}
+        publish(shown_elsewhere.pk, {"event": "progress", "state": "running", "progress": 42, "step": ""}, wait=True)
+        jobs = [enqueue("tests.sleep", user=admin_user, params={"steps": 20, "delay": 0.01}, queue=live.queue).pk
+                for _ in range(8)]
+        seen: list[dict[int, list[dict]]] = [{job: [] for job in [*jobs, shown_elsewhere.pk]} for _ in sockets]
+        deadline = time.monotonic() + 60
+        for ws, mine in zip(sockets, seen, strict=True):
+            while not all(any(_ended(e) for e in mine[job]) for job in jobs):
+                assert time.monotonic() < deadline, {job: events[-1:] for job, events in mine.items()}
+                try:
+                    event = _next_event(ws, 1)
+                except TimeoutError:
+                    continue
+                assert event["event"] != "resync", event
+                if event.get("job") in mine:
+                    mine[event["job"]].append(event)
+    for mine in seen:
+        for job in jobs:
+            states = [e["state"] for e in mine[job] if e["event"] == "state"]
+            assert states == [JobState.RUNNING, JobState.SUCCEEDED], (job, states)
+            assert mine[job][-1]["progress"] == 100
+    assert [len(mine[shown_elsewhere.pk]) for mine in seen] == [1, 1, 1, 0]
 
 
 def test_the_live_server_believes_no_forwarded_headers(live, operator_user):

@@ -134,11 +134,11 @@ def test_scrub_page_goes_to_job_then_lock_is_reported_on_the_form(tank, admin_br
     assert not Job.objects.exists()  # GET only shows the page
     job = _job_redirect(admin_browser.post(f"{POOLS}{tank.pk}/scrub/"), "storage.pool.scrub")
     assert job.lock_key == "pool:zrectank" and job.source == "admin" and job.target_id == str(tank.pk)
-    assert _audited("storage.pool.scrub").job_id == job.pk
+    assert _audited("storage.pool.scrub", "queued").job_id == job.pk
     again = admin_browser.post(f"{POOLS}{tank.pk}/scrub/")
     assert f"Already running as job #{job.pk}" in _non_field_error(again)
     assert Job.objects.count() == 1 and replay.calls == []
-    assert AuditEvent.objects.filter(action="storage.pool.scrub").exclude(outcome="ok").count() == 1
+    assert AuditEvent.objects.filter(action="storage.pool.scrub", outcome="failed").count() == 1
 
 
 @pytest.mark.django_db
@@ -158,7 +158,7 @@ def test_pause_and_stop_scrub_call_the_host(tank, admin_browser, replay):
 def test_sync_page_queues_the_inventory_job(tank, admin_browser):
     job = _job_redirect(admin_browser.post(f"{POOLS}sync/"), "storage.pool.sync")
     assert job.lock_key == "storage:sync" and job.user.username == "admin1"
-    assert _audited("storage.pool.sync").job_id == job.pk
+    assert _audited("storage.pool.sync", "queued").job_id == job.pk
 
 
 @pytest.mark.django_db
@@ -179,7 +179,7 @@ def test_create_pool_from_inventory_disks_and_files(tank, admin_browser, replay)
     assert job.params["log"] == [{"type": "mirror", "devices": ["/srv/l1.img", "/srv/l2.img"]}]
     assert job.params["mountpoint"] == "/mnt/newpool" and job.user.username == "admin1"
     assert job.lock_key == "pool:newpool" and job.source == "admin"
-    assert _audited("storage.pool.create").job_id == job.pk
+    assert _audited("storage.pool.create", "queued").job_id == job.pk
     assert ("zpool", "create") not in {c[:2] for c in replay.calls}  # the job creates it, not the page
 
 
@@ -195,7 +195,7 @@ def test_create_pool_refusals_on_their_field(tank, admin_browser, replay, data, 
     response = admin_browser.post(f"{POOLS}create/", data)
     assert text.lower() in _field_error(response, field).lower()
     assert replay.calls == [] and not Job.objects.exists()
-    assert AuditEvent.objects.get(action="storage.pool.create").outcome != "ok"
+    assert AuditEvent.objects.get(action="storage.pool.create").outcome in ("failed", "denied")
 
 
 @pytest.mark.django_db
@@ -220,7 +220,7 @@ def test_import_lists_pools_then_queues_import(tank, admin_browser, replay):
     job = _job_redirect(response, "storage.pool.import")
     assert job.params == {"name_or_guid": "341026144811518982", "search_dirs": ["/tmp/zrec"], "new_name": "back",
                           "force": False}
-    assert job.lock_key == "pool:back" and _audited("storage.pool.import").job_id == job.pk
+    assert job.lock_key == "pool:back" and _audited("storage.pool.import", "queued").job_id == job.pk
     imports = [c for c in replay.calls if c[:2] == ("zpool", "import")]
     assert all(c == ("zpool", "import", "-d", "/tmp/zrec") for c in imports)  # only listed, never imported here
     bad = admin_browser.post(f"{POOLS}import/", {"name": "x;y", "search_dirs": "/tmp/zrec"})
@@ -319,7 +319,7 @@ def test_add_vdevs_plans_vdevs_and_queues_job(tank, admin_browser, replay):
     assert job.params["spares"] == ["/srv/s.img"]
     assert job.params["log"] == [{"type": "mirror", "devices": ["/srv/l1", "/srv/l2"]}]
     assert job.lock_key == "pool:zrectank" and job.target_id == str(tank.pk)
-    assert AuditEvent.objects.get(action="storage.pool.add_vdevs", outcome="ok").job_id == job.pk
+    assert AuditEvent.objects.get(action="storage.pool.add_vdevs", outcome="queued").job_id == job.pk
 
 
 @pytest.mark.django_db
@@ -333,11 +333,11 @@ def test_destroy_pool_needs_the_typed_name(tank, admin_browser, replay):
     assert "Type zrectank to confirm." in _field_error(
         admin_browser.post(f"{POOLS}{tank.pk}/delete/", {"confirm": "zrectan"}), "confirm")
     assert not Job.objects.exists() and replay.calls == []
-    assert not AuditEvent.objects.filter(action="storage.pool.delete", outcome="ok").exists()
+    assert not AuditEvent.objects.filter(action="storage.pool.delete", outcome__in=("ok", "queued")).exists()
     job = _job_redirect(admin_browser.post(f"{POOLS}{tank.pk}/delete/", {"confirm": "zrectank", "force": "on"}),
                         "storage.pool.delete")
     assert job.target_id == str(tank.pk) and job.params == {"force": True} and job.lock_key == "pool:zrectank"
-    assert AuditEvent.objects.get(action="storage.pool.delete", outcome="ok").job_id == job.pk
+    assert AuditEvent.objects.get(action="storage.pool.delete", outcome="queued").job_id == job.pk
     assert replay.calls == [] and Pool.objects.filter(pk=tank.pk).exists()  # the job destroys it
 
 
@@ -584,7 +584,7 @@ def test_bulk_destroy_reports_a_refusal_and_destroys_the_others(tank, admin_brow
     zfs_refresh(replay, "zrectank/data")  # after a refusal the rows are re-read from the host: still there
     data = {"action": "delete_selected", "_selected_action": [held.pk, *(s.pk for s in others)], "confirm": "3"}
     page = admin_browser.post(SNAPSHOTS, data, follow=True).content.decode()
-    assert "snapshot has holds" in page and "Destroy: 2 done." in page
+    assert "snapshot has holds" in page and "Destroy: 2 done." in page and "Destroy: 1 failed" in page
     assert Snapshot.objects.filter(pk=held.pk).exists() and not Snapshot.objects.filter(
         pk__in=[s.pk for s in others]).exists()
     assert AuditEvent.objects.get(action="storage.snapshot.delete", object_label=held.name).outcome == "failed"
@@ -662,7 +662,9 @@ def test_clone_and_hold_release(tank, admin_browser, replay):
     response = admin_browser.post(f"{SNAPSHOTS}{snap.pk}/clone/", {"target": "zrectank/copy"})
     clone = Dataset.objects.get(name="zrectank/copy")
     _redirects_to(response, f"{DATASETS}{clone.pk}/change/")
-    assert ("zfs", "clone", snap.name, "zrectank/copy") in replay.calls and _audited("storage.snapshot.clone")
+    assert ("zfs", "clone", snap.name, "zrectank/copy") in replay.calls
+    assert _audited("storage.snapshot.clone").changes["created"] == [
+        None, {"type": "storage.dataset", "id": str(clone.pk), "label": "zrectank/copy"}]
 
 
 @pytest.mark.django_db
@@ -686,6 +688,7 @@ def test_delete_and_add_urls_are_the_kit_pages(tank, admin_browser, replay):
 @pytest.mark.django_db
 def test_viewer_sees_no_operations_and_gets_403(tank, viewer_user, browser_for, replay):
     client = browser_for(viewer_user)
+    replay.add_file(FUSE / "zpool_get_all.txt")  # the pool page shows the pool's properties
     StorageEvent.objects.create(pool=tank, kind="capacity_80", message="full")
     event = StorageEvent.objects.get()
     page = client.get(POOLS).content.decode()
@@ -701,7 +704,8 @@ def test_viewer_sees_no_operations_and_gets_403(tank, viewer_user, browser_for, 
     assert f"{SNAPSHOTS}{snap.pk}/rollback/" not in listing and 'value="delete_selected"' not in listing
     assert f"{EVENTS}{event.pk}/acknowledge/" not in client.get(f"{EVENTS}{event.pk}/change/").content.decode()
     urls = [f"{POOLS}{tank.pk}/{op}/" for op in ("scrub", "pause-scrub", "stop-scrub", "offline", "online",
-                                                  "replace", "detach", "add-vdevs", "export", "delete")]
+                                                  "replace", "detach", "add-vdevs", "export", "delete",
+                                                  "update-properties")]
     urls += [f"{POOLS}{op}/" for op in ("create", "register", "import", "sync")]
     urls += [f"{DATASETS}create/", *(f"{DATASETS}{data.pk}/{op}/" for op in ("update", "rename", "delete"))]
     urls += [f"{SNAPSHOTS}create/", *(f"{SNAPSHOTS}{snap.pk}/{op}/" for op in ("rollback", "clone", "hold",
@@ -713,8 +717,9 @@ def test_viewer_sees_no_operations_and_gets_403(tank, viewer_user, browser_for, 
                                  "mountpoint": "/mnt/x", "dataset": data.pk, "pool": tank.pk}).status_code == 403, url
     client.post(POOLS, {"action": "scrub_selected", "_selected_action": [tank.pk]})
     client.post(SNAPSHOTS, {"action": "delete_selected", "_selected_action": [snap.pk], "confirm": "1"})
-    # Nothing ran; the only audit events are the records of the denied requests themselves.
-    assert not Job.objects.exists() and replay.calls == []
+    # Nothing ran (the pool page only read its properties); the only audit events are the records of the
+    # denied requests themselves.
+    assert not Job.objects.exists() and set(replay.calls) <= {("zpool", "get", "all", "zrectank")}
     assert set(AuditEvent.objects.values_list("action", "outcome")) == {("http.request.denied", "denied")}
     assert Snapshot.objects.filter(pk=snap.pk).exists()
 
@@ -726,6 +731,8 @@ def test_object_permissions_restrict_to_404(tank, make_user, browser_for, replay
     for perm in ("storage.view_pool", "storage.scrub_pool"):
         assign_perm(perm, user, big)
     client = browser_for(user)
+    replay.add(["zpool", "get", "all", "zrecbig"], stdout=recorded("zpool_get_all.txt").replace("zrectank",
+                                                                                                 "zrecbig "))
     for url in (f"{POOLS}{tank.pk}/scrub/", f"{POOLS}{tank.pk}/delete/", f"{POOLS}{tank.pk}/offline/"):
         assert client.get(url).status_code == 404, url
         assert client.post(url, {"confirm": "zrectank", "device": "/tmp/zrec/a.img"}).status_code == 404, url
@@ -736,6 +743,24 @@ def test_object_permissions_restrict_to_404(tank, make_user, browser_for, replay
     assert client.post(f"{POOLS}{big.pk}/export/").status_code == 403  # seen, but not allowed
     job = _job_redirect(client.post(f"{POOLS}{big.pk}/scrub/"), "storage.pool.scrub")
     assert job.target_id == str(big.pk) and job.user == user
-    assert replay.calls == []
+    assert replay.calls == [("zpool", "get", "all", "zrecbig")]  # the page's properties, nothing else
     assert AuditEvent.objects.exclude(action="http.request.denied").get().action == "storage.pool.scrub"
     assert AuditEvent.objects.filter(action="http.request.denied").count() == 2  # the two 403s above
+
+
+@pytest.mark.django_db
+def test_bulk_destroy_page_reports_each_snapshot(tank, admin_browser, replay):
+    held, *others = Snapshot.objects.filter(dataset__name="zrectank/data").order_by("created_at", "name")
+    replay.add(["zfs", "destroy", held.name], stderr=f"cannot destroy '{held.name}': snapshot has holds",
+               returncode=1)
+    for s in others:
+        replay.add(["zfs", "destroy", s.name])
+    zfs_refresh(replay, "zrectank/data", gone=[s.name for s in others])  # zfs-fuse: one by one, until the refusal
+    ids = [held.pk, *(s.pk for s in others)]
+    page = admin_browser.post(f"{SNAPSHOTS}bulk-delete/", {"ids": ids, "confirm": "3"}, follow=True)
+    text = page.content.decode()  # (the message list capitalises the first letter)
+    assert f"{held.name[1:]}: cannot destroy" in text and "Destroy snapshots: 2 done, 1 failed" in text
+    assert list(Snapshot.objects.filter(pk__in=ids).values_list("pk", flat=True)) == [held.pk]
+    items = AuditEvent.objects.filter(action="storage.snapshot.delete")
+    assert sorted((e.object_id, e.outcome) for e in items) == sorted(
+        [(str(held.pk), "failed"), *((str(s.pk), "ok") for s in others)])

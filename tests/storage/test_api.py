@@ -93,7 +93,7 @@ def test_operator_scrub_returns_202_job_then_409_while_it_runs(tank, operator_us
     job = Job.objects.get(pk=response.json()["id"])
     assert job.kind == "storage.pool.scrub" and job.lock_key == "pool:zrectank" and job.user == operator_user
     assert job.source == "api" and response["Location"] == f"/api/v1/jobs/{job.pk}/"
-    assert _audited("storage.pool.scrub").job_id == job.pk
+    assert _audited("storage.pool.scrub", "queued").job_id == job.pk
     again = _error(client.post(f"{BASE}/pools/{tank.pk}/scrub/"), 409, "job_locked")
     assert again["job_id"] == job.pk and Job.objects.count() == 1
     assert AuditEvent.objects.get(action="storage.pool.scrub", outcome="failed").message.startswith(
@@ -134,7 +134,7 @@ def test_bad_pool_name_is_400_naming_the_field(name, operator_user, client_for, 
     assert list(error["fields"]) == ["name"] and error["fields"]["name"] == [error["message"]]
     assert "is not a valid pool name" in error["message"]
     assert not Job.objects.exists() and replay.calls == []
-    assert AuditEvent.objects.get(action="storage.pool.create").outcome != "ok"
+    assert AuditEvent.objects.get(action="storage.pool.create").outcome in ("failed", "denied")
 
 
 @pytest.mark.django_db
@@ -158,7 +158,7 @@ def test_create_pool_refusals_and_job(tank, operator_user, client_for, replay):
     job = Job.objects.get(kind="storage.pool.create")
     assert response["Location"] == f"/api/v1/jobs/{job.pk}/" and job.lock_key == "pool:newpool"
     assert job.params["vdevs"] == [{"type": "mirror", "devices": ["/srv/a.img", "/srv/b.img"]}]
-    assert job.params["spares"] == ["/srv/s.img"] and _audited("storage.pool.create").job_id == job.pk
+    assert job.params["spares"] == ["/srv/s.img"] and _audited("storage.pool.create", "queued").job_id == job.pk
 
 
 @pytest.mark.django_db
@@ -173,7 +173,7 @@ def test_destroy_pool_needs_the_typed_name(tank, operator_user, client_for, repl
     assert response.status_code == 202, response.json()
     job = Job.objects.get(kind="storage.pool.delete")
     assert job.target_id == str(tank.pk) and job.params == {"force": True} and job.lock_key == "pool:zrectank"
-    assert _audited("storage.pool.delete").job_id == job.pk and replay.calls == []
+    assert _audited("storage.pool.delete", "queued").job_id == job.pk and replay.calls == []
     body = client_for(operator_user).delete(f"{BASE}/pools/{Pool.objects.get(name='zrecbig').pk}/",
                                             {"confirm": "zrecbig"})
     assert body.status_code == 202 and Job.objects.filter(kind="storage.pool.delete").count() == 2
@@ -195,10 +195,23 @@ def test_member_offline_through_the_api(tank, operator_user, client_for, replay)
 
 
 @pytest.mark.django_db
+def test_offline_answers_the_member_state_read_after_it(tank, operator_user, client_for, replay):
+    replay.add(["zpool", "offline", "zrectank", "/tmp/zrec/b.img"])
+    replay.add(["zpool", "status", "zrectank"], stdout=degraded_status())  # b.img OFFLINE
+    response = client_for(operator_user).post(f"{BASE}/pools/{tank.pk}/offline/", {"device": "/tmp/zrec/b.img"})
+    assert response.status_code == 200, response.json()
+    states = {v["name"]: v["state"] for v in response.json()["vdevs"]}
+    assert states["/tmp/zrec/b.img"] == "OFFLINE" and states["/tmp/zrec/a.img"] == "ONLINE"
+    assert client_for(operator_user).get(f"{BASE}/pools/{tank.pk}/").json()["vdevs"] == response.json()["vdevs"]
+
+
+@pytest.mark.django_db
 def test_export_then_the_pool_is_gone(tank, operator_user, client_for, replay):
     replay.add_file(FUSE / "zpool_export.txt")
     response = client_for(operator_user).post(f"{BASE}/pools/{tank.pk}/export/")
     assert response.status_code == 200 and response.json()["gone"] is True
+    assert response.json()["health"] == "UNKNOWN" and Pool.objects.get(pk=tank.pk).health == "UNKNOWN"
+    assert {v["state"] for v in response.json()["vdevs"]} == {"UNKNOWN"}
     assert replay.calls == [("zpool", "export", "zrectank")] and _audited("storage.pool.export")
     again = _error(client_for(operator_user).post(f"{BASE}/pools/{tank.pk}/export/"), 409, "pool_gone")
     assert "not imported on this host" in again["message"] and len(replay.calls) == 1
@@ -353,12 +366,18 @@ def test_bulk_delete_needs_the_count_and_reports_what_failed(tank, operator_user
                returncode=1)
     zfs_refresh(replay, "zrectank/home")  # after the refusal the rows are re-read from the host
     response = client.post(f"{BASE}/snapshots/bulk-delete/", {"ids": ids, "confirm": "4"})
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 207, response.json()  # some failed: Multi-Status, one result per snapshot
     body = response.json()
-    assert body["destroyed"] == 3 and [f["snapshot"] for f in body["failed"]] == ["zrectank/home@s1"]
-    assert "snapshot has dependent clones" in body["failed"][0]["error"]
+    assert body["done"] == 3 and body["failed"] == 1
+    assert [(r["id"], r["ok"]) for r in body["results"]] == [*((s.pk, True) for s in data_snaps), (home_snap.pk, False)]
+    assert "snapshot has dependent clones" in body["results"][-1]["message"]
     assert list(Snapshot.objects.values_list("name", flat=True)) == ["zrectank/home@s1"]
-    assert _audited("storage.snapshot.bulk_delete").outcome == "ok"
+    assert _audited("storage.snapshot.bulk_delete", "failed").message == "3 done, 1 failed"
+    assert AuditEvent.objects.filter(action="storage.snapshot.delete").count() == 4
+    replay.recordings.pop(("zfs", "destroy", home_snap.name))  # the clone is gone: it goes now
+    replay.add(["zfs", "destroy", home_snap.name])
+    response = client.post(f"{BASE}/snapshots/bulk-delete/", {"ids": [home_snap.pk], "confirm": "1"})
+    assert response.status_code == 200 and response.json()["failed"] == 0
 
 
 @pytest.mark.django_db
@@ -393,3 +412,23 @@ def test_snapshot_list_row_matches_drf_fields(tank, viewer_user, client_for):
     assert SnapshotSerializer(snap).data == dict(reference)
     listed = client_for(viewer_user).get(f"{BASE}/snapshots/", {"name": "data@s1"}).json()["results"]
     assert listed == [dict(reference)]  # the list reads only the columns it shows, and shows the same
+
+
+@pytest.mark.django_db
+def test_every_storage_list_that_declares_search_searches(tank, admin_user, client_for):
+    from apps.storage.models import SnapshotPolicy, StorageEvent
+
+    StorageEvent.objects.create(pool=tank, kind="scrub_finished", message="Scrub of zrectank finished")
+    SnapshotPolicy.objects.create(name="zrectank-data-hourly", dataset=Dataset.objects.get(name="zrectank/data"), hourly=1)
+    client = client_for(admin_user)
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    lists = [path for path, ops in schema["paths"].items() if path.startswith(f"{BASE}/") and "{" not in path
+             and any(p["name"] == "search" for p in ops.get("get", {}).get("parameters", []))]
+    assert f"{BASE}/snapshots/" in lists
+    for path in lists:
+        rows = client.get(path).json()["results"]
+        assert rows, path
+        assert client.get(path, {"search": "no-such-thing-anywhere"}).json()["results"] == [], path
+        assert client.get(path, {"search": "zrectank"}).json()["results"], path
+    found = client.get(f"{BASE}/snapshots/", {"search": "home@"}).json()["results"]
+    assert [s["name"] for s in found] == ["zrectank/home@s1"]

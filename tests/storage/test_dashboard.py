@@ -20,3 +20,22 @@ def test_dashboard_shows_pools_and_health_events(admin_user, viewer_user):
         assert "tank" in page and "Degraded" in page and "85%" in page and 'class="bar high"' in page
         assert "tank went from ONLINE to DEGRADED" in page
         assert "oldpool" not in page
+
+
+@pytest.mark.django_db
+def test_a_running_scrub_shows_as_a_live_bar_on_its_pools_row(admin_user):
+    from apps.jobs.models import Job
+
+    tank = Pool.objects.create(name="tank", health="ONLINE", scan_state="finished")
+    other = Pool.objects.create(name="other", health="ONLINE")
+    scrub = Job.objects.create(kind="storage.pool.scrub", target=tank, target_label="tank", state="running",
+                               progress=37)
+    Job.objects.create(kind="storage.pool.scrub", target=other, target_label="other", state="succeeded",
+                       progress=100)
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/").content.decode()
+    tank_cell = page.split(f'data-pool-scan="{tank.pk}"', 1)[1].split("</td>", 1)[0]
+    assert f'data-job-id="{scrub.pk}"' in tank_cell and "37%" in tank_cell
+    other_cell = page.split(f'data-pool-scan="{other.pk}"', 1)[1].split("</td>", 1)[0]
+    assert "data-job-id" not in other_cell  # a finished scrub is no bar

@@ -53,6 +53,7 @@ def test_vanished_pool_and_datasets_are_marked_gone_snapshots_deleted():
     result = sync.sync_zfs(runner)
     tank = Pool.objects.get(name="zrectank")
     assert tank.gone and result.gone["pools"] == 1
+    assert tank.health == "UNKNOWN" and set(tank.vdevs.values_list("state", flat=True)) == {"UNKNOWN"}
     assert StorageEvent.objects.filter(pool=tank, kind="pool_gone").exists()
     # The listing still shows zrectank's datasets (replayed), so they stay; a listing without them marks them gone.
     sync.reconcile("zfs", [], [], [], scope=set())

@@ -290,7 +290,7 @@ def test_run_never_prunes_held_or_protected_snapshots(data, operator_user):
     # took and destroyed are in its log and result, not separate events.
     events = AuditEvent.objects.filter(job_id=job.pk).order_by("id")
     assert [(e.action, e.outcome, e.actor) for e in events] == [
-        ("storage.snapshotpolicy.run", "ok", operator_user), ("storage.snapshotpolicy.run", "ok", operator_user)]
+        ("storage.snapshotpolicy.run", "queued", operator_user), ("storage.snapshotpolicy.run", "ok", operator_user)]
     assert events[0].message == f"queued as job #{job.pk}" and events[0].object_id == str(policy.pk)
     assert events[1].source == "job" and events[1].object_id == str(policy.pk)
 

@@ -89,7 +89,7 @@ def test_scrub_job_follows_progress_to_100_and_holds_the_pool_lock(operator_user
     with pytest.raises(JobLocked):
         POOL["scrub"].run(actor=operator_user, obj=pool)
     queued, refused = AuditEvent.objects.filter(action="storage.pool.scrub").order_by("id")
-    assert (queued.outcome, queued.job_id, queued.message) == ("ok", job.pk, f"queued as job #{job.pk}")
+    assert (queued.outcome, queued.job_id, queued.message) == ("queued", job.pk, f"queued as job #{job.pk}")
     assert refused.outcome == "failed" and refused.job_id is None
     running = recorded("zpool_status_scrub_in_progress.txt")
     finished = recorded("zpool_status_scrub_finished.txt").replace("zrectank", "zrecscrub")
@@ -234,11 +234,162 @@ def test_bulk_destroy_reports_a_refused_dataset_and_destroys_the_others(tank, op
     replay.add(["zfs", "destroy", home.name], stderr="cannot destroy snapshot zrectank/home@s1: dataset is busy\n",
                returncode=1)
     zfs_refresh(replay, "zrectank/home")  # after the refusal the rows are re-read from the host
-    result = SNAPSHOT["bulk_delete"].run(actor=operator_user, data={"snapshots": [*data, home]})
-    assert result == {"destroyed": 3, "failed": [{"snapshot": home.name, "error": (
-        "cannot destroy snapshot zrectank/home@s1: dataset is busy")}]}
+    result = SNAPSHOT["bulk_delete"].run(actor=operator_user, data={"snapshots": [*data, home]}).data()
+    assert result["done"] == 3 and result["failed"] == 1
+    assert result["results"][-1] == {"id": home.pk, "object": home.name, "ok": False,
+                                     "message": "cannot destroy snapshot zrectank/home@s1: dataset is busy"}
     assert list(Snapshot.objects.filter(dataset__pool=tank).values_list("name", flat=True)) == [home.name]
-    assert AuditEvent.objects.get(action="storage.snapshot.bulk_delete").outcome == "ok"
-    with pytest.raises(ServiceError) as err:  # nothing destroyed at all: a refusal, with what failed
-        services.bulk_destroy_snapshots(snapshots=[home], actor=operator_user)
-    assert err.value.code == "host_refused" and err.value.extra["failed"][0]["snapshot"] == home.name
+    call = AuditEvent.objects.get(action="storage.snapshot.bulk_delete")
+    assert call.outcome == "failed" and call.message == "3 done, 1 failed"
+    items = AuditEvent.objects.filter(action="storage.snapshot.delete")
+    assert sorted((e.object_id, e.outcome) for e in items) == sorted(
+        [(str(s.pk), "ok") for s in data] + [(str(home.pk), "failed")])
+
+
+@pytest.mark.django_db
+def test_bulk_destroy_goes_on_past_a_busy_snapshot_of_the_same_dataset(tank, operator_user, replay, monkeypatch):
+    monkeypatch.setattr(ZfsBackend, "busy_delay", 0)
+    busy, *others = Snapshot.objects.filter(dataset__name="zrectank/data").order_by("created_at", "name")
+    busy_words = f"cannot destroy snapshot {busy.name}: dataset is busy\n"
+    for _attempt in range(ZfsBackend.busy_retries + 1):
+        replay.add(["zfs", "destroy", busy.name], stderr=busy_words, returncode=1)
+    zfs_refresh(replay, "zrectank/data")  # all three still there
+    for s in others:
+        replay.add(["zfs", "destroy", s.name])
+    result = services.bulk_destroy_snapshots(snapshots=[busy, *others], actor=operator_user)
+    assert [(item["id"], item["ok"]) for item in result.data()["results"]] == [
+        (busy.pk, False), *((s.pk, True) for s in others)]
+    assert "dataset is busy" in result.data()["results"][0]["message"] and result.failed == 1
+    assert list(Snapshot.objects.filter(dataset__name="zrectank/data").values_list("pk", flat=True)) == [busy.pk]
+
+
+# ---------------------------------------------------------------- property edits: all or nothing
+@pytest.mark.django_db
+def test_a_refused_property_puts_back_what_was_already_set(tank, operator_user, replay):
+    data = Dataset.objects.get(name="zrectank/data")  # compression on (local), quota 0 (default)
+    replay.add(["zfs", "set", "compression=zstd", "zrectank/data"])
+    replay.add(["zfs", "set", "quota=10737418240", "zrectank/data"])
+    replay.add(["zfs", "inherit", "reservation", "zrectank/data"], returncode=1,
+               stderr="'reservation' property cannot be inherited\n")
+    replay.add(["zfs", "inherit", "quota", "zrectank/data"])  # back to its default, last change first
+    replay.add(["zfs", "set", "compression=on", "zrectank/data"])  # back to its own value
+    with pytest.raises(BackendError) as err:
+        DATASET["update"].run(actor=operator_user, obj=data, data={
+            "properties": {"compression": "zstd", "quota": "10G"}, "inherit": ["reservation"]})
+    assert replay.calls[-2:] == [("zfs", "inherit", "quota", "zrectank/data"),
+                                 ("zfs", "set", "compression=on", "zrectank/data")]
+    message = err.value.message
+    assert "cannot be inherited" in message and "quota, compression put back" in message
+    event = AuditEvent.objects.get(action="storage.dataset.update")
+    assert event.outcome == "failed" and "put back" in event.message
+
+
+@pytest.mark.django_db
+def test_emptied_limits_are_set_to_none_not_inherited(tank, operator_user):
+    from apps.storage.inputs import DatasetPropertiesInput
+
+    data = Dataset.objects.get(name="zrectank/data")
+    form = DatasetPropertiesInput(data={"quota": "", "reservation": "", "compression": ""},
+                                  context={"object": data})
+    assert form.is_valid(), form.errors
+    assert form.validated_data == {"properties": {"quota": "none", "reservation": "none"},
+                                   "inherit": ["compression"]}
+    for name in ("quota", "refquota", "reservation", "refreservation"):
+        assert "none" in str(form.fields[name].help_text)
+    assert "refreservation, which become none" in str(DATASET["update"].help)
+
+
+# ---------------------------------------------------------------- scrub stopped
+@pytest.mark.django_db
+def test_stop_scrub_answers_the_state_after_the_stop(tank, operator_user, replay, fast_scrub):
+    scanning = recorded("zpool_status_scrub_in_progress.txt").replace("zrecscrub", "zrectank")
+    stopped = recorded("zpool_status_scrub_canceled.txt").replace("zrecscrub", "zrectank")
+    Pool.objects.filter(pk=tank.pk).update(scan_function="scrub", scan_state="scanning", scan_percent=46.7)
+    tank.refresh_from_db()
+    replay.add(["zpool", "scrub", "-s", "zrectank"])
+    replay.add(["zpool", "status", "zrectank"], stdout=scanning)  # the host takes a moment to stop
+    replay.add(["zpool", "status", "zrectank"], stdout=stopped)
+    pool = POOL["stop_scrub"].run(actor=operator_user, obj=tank)
+    assert (pool.scan_state, pool.scan_percent) == ("canceled", 46.7)  # where it stopped, not 0
+    assert Pool.objects.get(pk=tank.pk).scan_state == "canceled"
+
+
+@pytest.mark.django_db
+def test_a_scrub_stopped_on_the_host_ends_its_job_cancelled_where_it_was(operator_user, fast_scrub, settings,
+                                                                          monkeypatch):
+    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
+    settings.CALYPSO_PROGRESS_PUBLISH_S = 0
+    pool = Pool.objects.create(name="zrecscrub", health="ONLINE")
+    job = POOL["scrub"].run(actor=operator_user, obj=pool)
+    frames = []
+    monkeypatch.setattr("apps.jobs.progress.publish", lambda job_id, payload, **kw: frames.append(payload))
+    monkeypatch.setattr("apps.jobs.runtime.publish", lambda job_id, payload, **kw: frames.append(payload))
+    running = recorded("zpool_status_scrub_in_progress.txt")  # 46.70 %
+    runner = _scrub_runner(running, recorded("zpool_status_scrub_canceled.txt"))
+    job = run_job(job.pk, runner=runner)
+    assert job.state == "cancelled" and "stopped at 46 %" in job.error
+    assert job.progress == 46 and frames[-1]["state"] == "cancelled" and frames[-1]["progress"] == 46
+    assert ("zpool", "scrub", "-s", "zrecscrub") not in runner.calls  # nothing to undo: it was stopped
+    pool.refresh_from_db()
+    assert (pool.scan_state, pool.scan_percent) == ("canceled", 46.7)
+    ended = AuditEvent.objects.filter(action="storage.pool.scrub", job_id=job.pk).order_by("id").last()
+    assert ended.outcome == "failed" and "stopped at 46 %" in ended.message
+
+
+@pytest.mark.django_db
+def test_a_cancelled_scrub_job_keeps_its_last_progress(operator_user, fast_scrub, settings, monkeypatch):
+    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
+    settings.CALYPSO_PROGRESS_PUBLISH_S = 0
+    pool = Pool.objects.create(name="zrecscrub", health="ONLINE")
+    job = POOL["scrub"].run(actor=operator_user, obj=pool)
+    frames = []
+    monkeypatch.setattr("apps.jobs.runtime.publish", lambda job_id, payload, **kw: frames.append(payload))
+    running = recorded("zpool_status_scrub_in_progress.txt")
+    runner = _scrub_runner(running).add(["zpool", "scrub", "-s", "zrecscrub"])
+    real_sleep = services.pools.time.sleep
+
+    def cancel_while_polling(seconds):  # the operator cancels the job between two reads
+        Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+        real_sleep(0.6)  # past the reporter's cancel-check throttle
+
+    monkeypatch.setattr(services.pools.time, "sleep", cancel_while_polling)
+    job = run_job(job.pk, runner=runner)
+    assert job.state == "cancelled" and job.progress == 46
+    assert frames[-1]["state"] == "cancelled" and frames[-1]["progress"] == 46
+    assert ("zpool", "scrub", "-s", "zrecscrub") in runner.calls  # the host's scrub is stopped too
+
+
+# ---------------------------------------------------------------- rollback: newer in the same second
+@pytest.mark.django_db
+def test_a_snapshot_taken_in_the_same_second_counts_as_newer(tank, operator_user, replay):
+    from apps.storage import sync
+
+    zfs_refresh(replay, "zrectank/data", snapshots=["zrectank/data@x1", "zrectank/data@x2"])  # one second
+    sync.refresh_pool_contents(replay, tank, root="zrectank/data")
+    first, second = Snapshot.objects.get(short_name="x1"), Snapshot.objects.get(short_name="x2")
+    assert first.created_at == second.created_at
+    assert list(Snapshot.objects.newer_than(first).values_list("name", flat=True)) == ["zrectank/data@x2"]
+    assert not Snapshot.objects.newer_than(second).exists()
+    with pytest.raises(ServiceError) as err:
+        services.rollback_snapshot(first, actor=operator_user)
+    assert err.value.code == "newer_snapshots" and err.value.extra["newer"] == ["zrectank/data@x2"]
+    assert ("zfs", "rollback", "zrectank/data@x1") not in replay.calls
+
+
+@pytest.mark.django_db
+def test_a_pool_created_by_a_job_is_audited_with_its_id(operator_user, replay, settings):
+    from .recordings import fuse_sync_runner
+
+    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
+    replay.add(POOL_LIST, stdout="")
+    job = POOL["create"].run(actor=operator_user, data={"name": "zrectank", "layout": "mirror",
+                                                        "disks": ["/tmp/zrec/a.img", "/tmp/zrec/b.img"]})
+    queued = AuditEvent.objects.get(action="storage.pool.create")
+    assert (queued.outcome, queued.message, queued.job_id) == ("queued", f"queued as job #{job.pk}", job.pk)
+    runner = fuse_sync_runner().add(["zpool", "create", "zrectank", "mirror", "/tmp/zrec/a.img", "/tmp/zrec/b.img"])
+    zfs_refresh(runner, "zrectank")
+    job = run_job(job.pk, runner=runner)
+    assert job.state == "succeeded", job.error
+    pool = Pool.objects.get(name="zrectank")
+    ended = AuditEvent.objects.filter(action="storage.pool.create", job_id=job.pk).exclude(pk=queued.pk).get()
+    assert (ended.object_type, ended.object_id, ended.outcome) == ("storage.pool", str(pool.pk), "ok")

@@ -69,9 +69,9 @@ def test_health_reports_real_database_and_redis(admin_user, client_for):
     assert data["components"]["database"]["status"] == "ok"
     assert data["components"]["redis"]["status"] == "ok"
     assert data["components"]["redis"]["version"]
-    # No worker runs in this test process's queue: health says so and answers 503.
-    celery = data["components"]["celery"]
-    assert response.status_code == (200 if celery["status"] == "ok" else 503)
+    # No worker runs in this test process's queue (and zfs-fuse may be down): health says so and answers 503.
+    healthy = all(c["status"] == "ok" for c in data["components"].values())
+    assert response.status_code == (200 if healthy else 503)
     tools = {t["name"]: t for t in data["tools"]}
     assert tools["lsblk"]["installed"] and tools["lsblk"]["version"]
     missing = [t for t in data["tools"] if not t["installed"]]

@@ -140,11 +140,13 @@ class LiveStack(ManagedProcesses):
     """``with LiveStack(env, queue=...) as stack:`` serves ``stack.base_url`` and runs jobs from ``queue``."""
 
     def __init__(self, env: Mapping[str, str], *, queue: str, include: Sequence[str] = (),
-                 log_dir: Path | str | None = None, startup_timeout: float = 30.0, stop_timeout: float = 5.0) -> None:
+                 log_dir: Path | str | None = None, startup_timeout: float = 30.0, stop_timeout: float = 5.0,
+                 concurrency: int = 1, pool: str = "prefork") -> None:
         env = {**os.environ, "PYTHONPATH": str(BASE_DIR), "PYTHONUNBUFFERED": "1", **env}
         log_dir = Path(log_dir or env.get("CALYPSO_DATA_DIR", BASE_DIR / "var")) / "log"
         super().__init__(env, cwd=BASE_DIR, log_dir=log_dir, startup_timeout=startup_timeout, stop_timeout=stop_timeout)
         self.queue, self.include = queue, tuple(include)
+        self.concurrency, self.pool = concurrency, pool
         self.port = free_port()
         self.base_url, self.ws_url = f"http://127.0.0.1:{self.port}", f"ws://127.0.0.1:{self.port}"
         self.worker_name = f"live-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
@@ -173,7 +175,7 @@ class LiveStack(ManagedProcesses):
     def start_worker(self) -> None:
         """Start the worker (again, after ``kill_worker``) under the same node name."""
         argv = [sys.executable, "-m", "celery", "-A", "calypso", "worker", "-Q", self.queue, "-n",
-                self.worker_name, "-c", "1", "-P", "prefork", "--without-mingle", "--without-gossip", "-l", "warning"]
+                self.worker_name, "-c", str(self.concurrency), "-P", self.pool, "--without-mingle", "--without-gossip", "-l", "warning"]
         for module in self.include:
             argv += ["--include", module]
         self.worker = self._spawn(argv, f"live-{self.port}-worker.log")

@@ -124,6 +124,8 @@ class PoolAdmin(CalypsoModelAdmin):
         queries = {"balance": services.balance_status} if "balance" in can_do else {}
         if "devices" not in can_do:  # a vdev tree shows its own error counters
             queries["device_stats"] = services.device_stats
+        if "pool_properties" in can_do:
+            queries["pool_properties"] = services.pool_properties
         for key, query in queries.items():
             try:
                 context[key] = query(pool)

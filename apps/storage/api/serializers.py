@@ -7,9 +7,10 @@ from apps.core.serializers import RestrictedRelatedField, iso_datetime
 from apps.storage.models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent, Vdev
 
 __all__ = [
-    "BulkDestroyResultSerializer",
     "DatasetSerializer",
     "PoolBriefSerializer",
+    "PoolPropertiesSerializer",
+    "PoolPropertySerializer",
     "PoolSerializer",
     "SnapshotPolicySerializer",
     "SnapshotSerializer",
@@ -35,6 +36,22 @@ class PoolSerializer(serializers.ModelSerializer):
         model = Pool
         fields = ("id", "backend", "name", "mountpoint", *Pool.observed_fields, "vdevs", "created", "updated")
         read_only_fields = fields
+
+
+class PoolPropertySerializer(serializers.Serializer):
+    """One ZFS pool property as the host reports it."""
+
+    name = serializers.CharField()
+    value = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(help_text="default, local, or - for a statistic.")
+    editable = serializers.BooleanField(help_text="Whether the properties operation sets it.")
+    choices = serializers.ListField(child=serializers.CharField(), allow_null=True,
+                                    help_text="The values it takes (null: free text, or read only).")
+
+
+class PoolPropertiesSerializer(serializers.Serializer):
+    pool = serializers.CharField()
+    properties = PoolPropertySerializer(many=True)
 
 
 class PoolBriefSerializer(serializers.ModelSerializer):
@@ -107,8 +124,3 @@ class SnapshotPolicySerializer(serializers.ModelSerializer):
                   "frequent_count", "frequent_period_minutes", "hourly", "daily", "weekly", "monthly", "yearly",
                   "protected_snapshots", "last_run_at", "last_error", "next_due_at", "created", "updated")
         read_only_fields = ("last_run_at", "last_error", "next_due_at", "created", "updated")
-
-
-class BulkDestroyResultSerializer(serializers.Serializer):
-    destroyed = serializers.IntegerField()
-    failed = serializers.ListField(child=serializers.DictField(), help_text="{snapshot, error} for each refused.")

@@ -36,6 +36,7 @@ class SnapshotViewSet(CalypsoViewSet):
     queryset = Snapshot.objects.select_related("dataset")
     serializer_class = serializers.SnapshotSerializer
     filterset_class = filters.SnapshotFilterSet
+    search_fields = ("name",)
     ordering_fields = ("created_at", "name")
     ordering = ("-created_at",)
     operations = operations.SNAPSHOT
@@ -45,6 +46,7 @@ class StorageEventViewSet(CalypsoViewSet):
     queryset = StorageEvent.objects.select_related("pool")
     serializer_class = serializers.StorageEventSerializer
     filterset_class = filters.StorageEventFilterSet
+    search_fields = ("message", "pool__name")
     operations = operations.EVENT
 
 

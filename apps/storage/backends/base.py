@@ -163,6 +163,10 @@ class PoolBackend(Protocol):
 
     def balance_status(self) -> dict: ...
 
+    def pool_properties(self) -> list: ...  # list[PoolProperty] (backends/pool_properties.py)
+
+    def set_pool_property(self, prop: str, value: str) -> None: ...
+
     def create_dataset(self, name: str, *, volume_size: int | None = None, sparse: bool = False,
                        properties: Mapping[str, Any] | None = None) -> None: ...
 

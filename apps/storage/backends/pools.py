@@ -15,6 +15,7 @@ from apps.core import validators
 
 from .base import DatasetInfo, PoolInfo, ScanProgress, SnapshotInfo, VdevInfo, unsupported
 from .btrfs import BtrfsBackend
+from .pool_properties import PoolProperty
 from .zfs import ZfsBackend
 
 __all__ = ["BtrfsPool", "ZfsPool", "leaves"]
@@ -48,7 +49,7 @@ class ZfsPool:
 
     kind = "zfs"
     capabilities = frozenset({"devices", "export", "destroy", "properties", "rename", "volumes", "rollback",
-                              "clone", "holds", "recursive_snapshots", "pause_scrub"})
+                              "clone", "holds", "recursive_snapshots", "pause_scrub", "pool_properties"})
     def __init__(self, backend: ZfsBackend, name: str) -> None:
         self.tool, self.name = backend, name
 
@@ -84,6 +85,12 @@ class ZfsPool:
 
     def balance_status(self) -> dict:
         raise unsupported("Balance (a Btrfs operation)", "ZFS")
+
+    def pool_properties(self) -> list[PoolProperty]:
+        return self.tool.pool_properties(self.name)
+
+    def set_pool_property(self, prop: str, value: str) -> None:
+        self.tool.set_pool_property(self.name, prop, value)
 
     def create_dataset(self, name: str, *, volume_size: int | None = None, sparse: bool = False,
                        properties: Mapping[str, Any] | None = None) -> None:
@@ -221,6 +228,12 @@ class BtrfsPool:
 
     def balance_status(self) -> dict:
         return self.tool.balance_status(self.mountpoint)
+
+    def pool_properties(self) -> list[PoolProperty]:
+        raise unsupported("Pool properties (a ZFS feature)", "Btrfs")
+
+    def set_pool_property(self, prop: str, value: str) -> None:
+        raise unsupported("Pool properties (a ZFS feature)", "Btrfs")
 
     def create_dataset(self, name: str, *, volume_size: int | None = None, sparse: bool = False,
                        properties: Mapping[str, Any] | None = None) -> None:

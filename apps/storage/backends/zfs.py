@@ -18,6 +18,7 @@ from typing import Any
 from apps.core.runner import CommandError, CommandResult, Runner
 
 from .base import BackendError, DatasetInfo, ImportablePool, PoolInfo, SnapshotInfo, Unsupported
+from .pool_properties import PoolProperty, parse_zpool_get, pool_property_problem
 from .zfs_parse import (
     SNAPSHOT_PROPERTIES,
     datasets_from_properties,
@@ -144,6 +145,21 @@ class ZfsBackend:
 
     def _unsupported(self, what: str) -> Unsupported:
         return Unsupported(f"{what} is unsupported by this ZFS ({self.flavour})")
+
+    # ------------------------------------------------------------ pools: properties
+    def pool_properties(self, name: str) -> list[PoolProperty]:
+        """Every property of the pool with its source (`zpool get -Hp all`; zfs-fuse: `zpool get all`)."""
+        _names(name)
+        argv = ["zpool", "get", "-Hp", "all", name] if self.is_openzfs else ["zpool", "get", "all", name]
+        return parse_zpool_get(self._call(argv).stdout, name)
+
+    def set_pool_property(self, name: str, prop: str, value: str) -> None:
+        """`zpool set prop=value pool`, for a property and value ``pool_property_problem`` accepts."""
+        _names(name)
+        problem = pool_property_problem(prop, value)
+        if problem:
+            raise BackendError(problem)
+        self._call(["zpool", "set", f"{prop}={value}", name])
 
     # ------------------------------------------------------------ pools: reading
     def pool_names(self) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from apps.core import validators as v
-from apps.core.errors import ServiceError
+from apps.core.errors import BackendError, ServiceError
 from apps.core.runner import Runner, get_runner
 
 from .. import sync
@@ -79,13 +79,46 @@ def update_dataset(dataset: Dataset, *, properties: Mapping[str, Any] | None = N
         raise ServiceError("invalid", _("Nothing to change."), field="properties")
     runner = runner or get_runner()
     backend = get_backend(dataset.pool, runner)
-    if props:
-        backend.set_properties(dataset.name, props)
-    for name in inherit:
-        backend.inherit_property(dataset.name, name)
+    steps = [(name, value) for name, value in props.items()] + [(name, None) for name in inherit]
+    done: list[str] = []
+    for name, value in steps:
+        try:
+            _apply(backend, dataset.name, name, value)
+        except BackendError as exc:
+            raise _undone(exc, backend, dataset, done, name) from exc
+        done.append(name)
     sync.refresh_pool_contents(runner, dataset.pool, root=dataset.name)
     dataset.refresh_from_db()
     return dataset
+
+
+def _apply(backend, name: str, prop: str, value: str | None) -> None:
+    """Set one property (``None``: make it inherit)."""
+    if value is None:
+        backend.inherit_property(name, prop)
+    else:
+        backend.set_properties(name, {prop: value})
+
+
+def _undone(error: BackendError, backend, dataset: Dataset, done: list[str], failed: str) -> BackendError:
+    """All or nothing: put back what was already changed, last first (the value it had where it was set
+    here, else inherit), and say so in the error."""
+    undone, stuck = [], []
+    for prop in reversed(done):
+        before = dataset.properties.get(prop) or {}
+        local = str(before.get("source") or "").startswith(("local", "received")) and "value" in before
+        try:
+            _apply(backend, dataset.name, prop, str(before["value"]) if local else None)
+        except BackendError as exc:
+            stuck.append(f"{prop} ({exc.message})")
+        else:
+            undone.append(prop)
+    message = _("%(p)s: %(e)s") % {"p": failed, "e": error.message}
+    if undone:
+        message += " " + _("Nothing was changed: %(props)s put back as it was.") % {"props": ", ".join(undone)}
+    if stuck:
+        message += " " + _("Could not put back: %(props)s.") % {"props": "; ".join(stuck)}
+    return BackendError(message, argv=error.argv, returncode=error.returncode)
 
 
 def rename_dataset(dataset: Dataset, new_name: str, *, actor=None, runner: Runner | None = None) -> Dataset:

@@ -21,6 +21,7 @@ from apps.core.errors import BackendError, ServiceError
 from apps.core.runner import Runner, get_runner
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
+from apps.jobs.progress import JobCancelled
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
 from apps.system import disks
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 SCRUB_POLL_S = 2.0  # how often a scrub job re-reads the scan state
+STOP_READS = 5  # after "stop scrub", reads of the scan state (half a second apart) until it is no longer scanning
 
 
 @job_kind("storage.pool.sync", "Synchronise storage inventory")
@@ -243,19 +245,24 @@ def run_scrub(ctx: JobContext, pool: Pool, **params) -> dict:
     ctx.progress(0, _("Scrub started"))
     while (scan := scrub.poll()) is not None:
         ctx.progress(min(scan.percent, 99.9), _("Scrubbed %(p).1f %%") % {"p": scan.percent})
+        pool.scan_function, pool.scan_state, pool.scan_percent = scan.function, scan.state, scan.percent
         time.sleep(SCRUB_POLL_S)
     info = backend.info()
     events = sync.apply_pool_info(pool, info)
     scan = info.scan
-    if scan.state == "canceled":
-        raise ServiceError("scrub_canceled", _("The scrub was stopped before it finished."))
+    if scan.state == "canceled":  # stopped on the host ("stop scrub"): a cancel, where it had got to
+        raise JobCancelled(_("The scrub was stopped at %(p)s %% before it finished.") % {
+            "p": ctx.progress.percent}, undo=False)
     ctx.progress(100, _("Scrub finished with %(e)s errors") % {"e": scan.errors})
     ctx.log.info(f"Scrub finished: {scan.errors} errors. {scan.text.strip()}")
     return {"errors": scan.errors, "state": scan.state, "events": [e.kind for e in events]}
 
 
 def _refresh(pool: Pool, runner: Runner) -> Pool:
+    """Re-read the pool from the host; the row comes back as stored, devices included (a list read before
+    the change would still show the old states)."""
     sync.apply_pool_info(pool, get_backend(pool, runner).info())
+    pool.refresh_from_db()
     return pool
 
 
@@ -267,10 +274,19 @@ def pause_scrub(pool: Pool, *, actor=None, runner: Runner | None = None) -> Pool
 
 
 def stop_scrub(pool: Pool, *, actor=None, runner: Runner | None = None) -> Pool:
-    """Cancel the running scrub."""
+    """Cancel the running scrub; answers the scan state once the host no longer says it is scanning (a scrub
+    job following it ends as cancelled)."""
     runner = runner or get_runner()
-    get_backend(pool, runner).stop_scrub()
-    return _refresh(pool, runner)
+    backend = get_backend(pool, runner)
+    backend.stop_scrub()
+    for _read in range(STOP_READS):
+        info = backend.info()
+        if not info.scan.running:
+            break
+        time.sleep(min(SCRUB_POLL_S, 0.5))
+    sync.apply_pool_info(pool, info)
+    pool.refresh_from_db()
+    return pool
 
 
 def _member(pool: Pool, name: str, field: str = "device") -> str:
@@ -322,8 +338,8 @@ def export_pool(pool: Pool, *, force: bool = False, actor=None, runner: Runner |
     """Export a pool; its rows stay, marked gone, until it is imported again."""
     require_present(pool)
     get_backend(pool, runner).export(force=force)
-    Pool.objects.filter(pk=pool.pk).update(gone=True)
-    pool.gone = True
+    sync.mark_pool_gone(pool)
+    pool.refresh_from_db()  # with its devices as now stored
     return pool
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from apps.core import validators as v
 from apps.core.errors import BackendError, ServiceError
+from apps.core.operations import BulkResult
 from apps.core.runner import CommandError, Runner, get_runner
 
 from .. import sync
@@ -82,19 +83,39 @@ def destroy_snapshot(snapshot: Snapshot, *, actor=None, runner: Runner | None = 
     destroy_snapshots([snapshot], runner=runner)
 
 
-def bulk_destroy_snapshots(*, snapshots: Iterable[Snapshot], actor=None, runner: Runner | None = None) -> dict:
-    """Destroy many snapshots, dataset by dataset; a dataset whose tool refuses is reported and the others
-    still go. Returns the count destroyed and what failed, with the tool's words."""
+def bulk_destroy_snapshots(*, snapshots: Iterable[Snapshot], actor=None, runner: Runner | None = None) -> BulkResult:
+    """Destroy many snapshots, dataset by dataset, and report each: when the tool refuses a batch (one
+    busy or held snapshot refuses the whole list on OpenZFS, stops the one-by-one on zfs-fuse), each one
+    still there is tried alone, so every snapshot that can go goes and each refusal has the tool's words."""
     runner = runner or get_runner()
-    destroyed, failed = 0, []
+    result = BulkResult()
     for snaps in _by_dataset(snapshots):
         try:
-            destroyed += _destroy_group(snaps, runner)
+            _destroy_group(snaps, runner)
         except BackendError as exc:
-            failed += [{"snapshot": s.name, "error": exc.message} for s in snaps]
-    if failed and not destroyed:
-        raise ServiceError("host_refused", failed[0]["error"], extra={"failed": failed})
-    return {"destroyed": destroyed, "failed": failed}
+            if len(snaps) == 1:
+                result.add(snaps[0], exc)
+                continue
+            left = set(Snapshot.objects.filter(pk__in=[s.pk for s in snaps]).values_list("pk", flat=True))
+            refused = exc.argv[-1] if exc.argv else ""  # one snapshot's own command (not a batch): no retry
+            for snap in snaps:
+                error = exc if snap.name == refused else _destroy_alone(snap, runner) if snap.pk in left else None
+                result.add(snap, error)
+        else:
+            for snap in snaps:
+                result.add(snap)
+    return result
+
+
+def _destroy_alone(snap: Snapshot, runner: Runner) -> BackendError | None:
+    """Destroy one snapshot without re-reading the host on a refusal (its row stays): the refusal, or None."""
+    dataset = snap.dataset
+    try:
+        get_backend(dataset.pool, runner).destroy_snapshots(dataset.name, [snap.name])
+    except BackendError as exc:
+        return exc
+    Snapshot.objects.filter(pk=snap.pk).delete()
+    return None
 
 
 def rollback_snapshot(snapshot: Snapshot, *, destroy_newer: bool = False, actor=None,

@@ -15,7 +15,8 @@ __all__ = ["HealthView", "HostInventoryViewSet", "VersionView"]
 
 
 class HealthView(APIView):
-    """Database, Redis, Celery workers and host tools. 503 when a portal service is down."""
+    """Database, Redis, Celery workers, the storage tools (each installed family runs a real command: zfs, btrfs)
+    and the host tools. 503 when a portal service or a storage tool is down."""
 
     permission_classes = (IsAuthenticated,)
 

@@ -1,0 +1,168 @@
+"""Job events from the channel layer to the WebSocket clients of one ASGI process.
+
+One ``Hub`` per event loop reads the all-jobs group through a single channel and hands each event, JSON
+encoded once, to every connected ``JobConsumer``. A consumer keeps what waits for its socket in an
+``EventBuffer``: progress is "latest value wins" per job, state, log and snapshot events are kept in order,
+and everything waiting goes out as one frame at most every ``CALYPSO_WS_FLUSH_S`` seconds.
+
+Nothing is dropped silently: publishers number their events (``src``/``seq``), so a hole in a publisher's
+sequence (its send failed, or the hub's channel overflowed) and a buffer that outgrew
+``CALYPSO_WS_BUFFER_LIMIT`` both become a ``resync`` event telling clients to fetch the jobs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from typing import Protocol
+
+from .publish import ALL_JOBS_GROUP
+
+__all__ = ["EventBuffer", "Hub", "batch_frame", "get_hub", "resync_event"]
+
+log = logging.getLogger("calypso.jobs")
+GROUP_REFRESH_S = 3600.0  # re-join the group well before the channel layer's group expiry (a day)
+
+
+def resync_event(job_id: int | None = None) -> dict:
+    """Tell the client it may have missed events of ``job_id`` (None: of every job): fetch and redraw."""
+    return {"type": "job.event", "event": "resync", "job": job_id}
+
+
+def batch_frame(encoded: list[str]) -> str:
+    """One frame for the JSON-encoded events: the event itself when alone, else a batch."""
+    if len(encoded) == 1:
+        return encoded[0]
+    return '{"type": "batch", "events": [' + ", ".join(encoded) + "]}"
+
+
+class EventBuffer:
+    """The events waiting for one socket, as (event, its JSON) pairs in arrival order.
+
+    A progress event replaces the waiting progress event of the same job, unless a state or log event
+    of that job came in between (then it queues behind it, so order is kept). Past ``limit`` waiting
+    events, everything waiting is replaced by one resync for all jobs.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: list[tuple[dict, str]] = []
+        self._progress_at: dict[int | None, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, event: dict, encoded: str | None = None) -> None:
+        encoded = encoded if encoded is not None else json.dumps(event)
+        job = event.get("job")
+        if event.get("event") == "progress":
+            at = self._progress_at.get(job)
+            if at is not None:
+                self._items[at] = (event, encoded)
+                return
+        else:
+            self._progress_at.pop(job, None)
+        if len(self._items) >= self.limit:
+            resync = resync_event(None)
+            self._items, self._progress_at = [(resync, json.dumps(resync))], {}
+        if event.get("event") == "progress":
+            self._progress_at[job] = len(self._items)
+        self._items.append((event, encoded))
+
+    def take(self) -> list[str]:
+        """The waiting events' JSON, oldest first; the buffer is empty afterwards."""
+        items, self._items, self._progress_at = self._items, [], {}
+        return [encoded for _event, encoded in items]
+
+
+class Member(Protocol):
+    def deliver(self, event: dict, encoded: str) -> None: ...
+
+
+class Hub:
+    """Reads the all-jobs group once for this process and fans each event out to the members."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.members: set[Member] = set()
+        self.channel: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._lock = asyncio.Lock()
+        self._seq: dict[str, int] = {}
+
+    async def join(self, member: Member) -> None:
+        async with self._lock:
+            self.members.add(member)
+            if self.channel is None:
+                # The default prefix: channels_redis reads one process-specific prefix at a time.
+                self.channel = await self.layer.new_channel()
+                await self.layer.group_add(ALL_JOBS_GROUP, self.channel)
+                self._seq.clear()
+                self._tasks = [asyncio.create_task(self._read(self.channel)), asyncio.create_task(self._refresh())]
+
+    async def leave(self, member: Member) -> None:
+        async with self._lock:
+            self.members.discard(member)
+            if self.members or self.channel is None:
+                return
+            channel, self.channel = self.channel, None
+            for task in self._tasks:
+                task.cancel()
+            self._tasks = []
+            try:
+                await self.layer.group_discard(ALL_JOBS_GROUP, channel)
+            except Exception:  # the membership expires anyway
+                log.warning("could not leave the job events group", exc_info=True)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_S)
+            if self.channel is not None:
+                await self.layer.group_add(ALL_JOBS_GROUP, self.channel)
+
+    async def _read(self, channel: str) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("reading job events failed; clients are asked to resync", exc_info=True)
+                self.dispatch(resync_event(None))
+                await asyncio.sleep(1)
+                continue
+            self.dispatch(message)
+
+    def dispatch(self, message: dict) -> None:
+        """Hand one event to every member; a hole in its publisher's numbering first sends a resync."""
+        event = dict(message)
+        src, seq = event.pop("src", None), event.pop("seq", None)
+        if src is not None and seq is not None:
+            last = self._seq.get(src)
+            self._seq[src] = seq
+            if last is not None and seq != last + 1:
+                log.warning("job events %s..%s of %s were lost; clients are asked to resync", last + 1, seq - 1, src)
+                self._deliver(resync_event(None))
+        self._deliver(event)
+
+    def _deliver(self, event: dict) -> None:
+        encoded = json.dumps(event)
+        for member in list(self.members):
+            try:
+                member.deliver(event, encoded)
+            except Exception:
+                log.exception("delivering a job event failed")
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub(layer) -> Hub:
+    """The hub of the running event loop (one per loop: tests run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        hub = _hubs[loop] = Hub(layer)
+    return hub

@@ -1,0 +1,204 @@
+"""Job events to WebSockets: conflation, batching, subscriptions and resync (in-memory channel layer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from channels.layers import get_channel_layer
+
+from apps.jobs.consumers import JobConsumer
+from apps.jobs.fanout import EventBuffer, batch_frame
+from apps.jobs.publish import ALL_JOBS_GROUP
+
+ADMIN = SimpleNamespace(is_authenticated=True, is_superuser=True, pk=1)
+
+
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                                           "CONFIG": {"capacity": 10000}}}
+    settings.CALYPSO_WS_FLUSH_S = 0.05
+    settings.CALYPSO_WS_BUFFER_LIMIT = 1000
+
+
+def _event(job: int, seq: int, kind: str = "progress", src: str = "worker-1", **fields) -> dict:
+    return {"type": "job.event", "event": kind, "job": job, "ts": time.time(), "src": src, "seq": seq, **fields}
+
+
+class Publisher:
+    """Numbers events as apps.jobs.publish does and sends them to the all-jobs group."""
+
+    def __init__(self, src: str = "worker-1") -> None:
+        self.src, self.seq = src, 0
+
+    async def __call__(self, job: int, kind: str = "progress", **fields) -> None:
+        self.seq += 1
+        await get_channel_layer().group_send(ALL_JOBS_GROUP, _event(job, self.seq, kind, self.src, **fields))
+
+
+class Socket(ApplicationCommunicator):
+    """A WebSocket client of JobConsumer on /ws/jobs/, signed in as an administrator."""
+
+    def __init__(self) -> None:
+        super().__init__(JobConsumer.as_asgi(), {
+            "type": "websocket", "path": "/ws/jobs/", "headers": [], "subprotocols": [], "user": ADMIN,
+            "url_route": {"args": (), "kwargs": {}}})
+
+    async def connect(self) -> None:
+        await self.send_input({"type": "websocket.connect"})
+        assert (await self.receive_output(timeout=5))["type"] == "websocket.accept"
+
+    async def send_json_to(self, data) -> None:
+        await self.send_input({"type": "websocket.receive", "text": json.dumps(data)})
+
+    async def receive_from(self, timeout: float) -> str:
+        message = await self.receive_output(timeout=timeout)
+        assert message["type"] == "websocket.send", message
+        return message["text"]
+
+    async def disconnect(self) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(timeout=5)
+
+
+async def _connect() -> Socket:
+    comm = Socket()
+    await comm.connect()
+    return comm
+
+
+async def _drain(comm: Socket, quiet: float = 0.3) -> tuple[list[dict], int]:
+    """Every event received until ``quiet`` seconds pass without a frame (batches unpacked), and the frames."""
+    events, frames = [], 0
+    while not await comm.receive_nothing(timeout=quiet, interval=0.005):
+        frame = json.loads(await comm.receive_from(timeout=1))
+        frames += 1
+        events += frame["events"] if frame.get("type") == "batch" else [frame]
+    return events, frames
+
+
+def test_progress_is_conflated_per_job_and_state_events_are_kept_in_order():
+    buffer = EventBuffer(limit=100)
+    for pct in range(1, 51):
+        buffer.add({"event": "progress", "job": 1, "progress": pct})
+        buffer.add({"event": "progress", "job": 2, "progress": pct})
+    buffer.add({"event": "state", "job": 1, "state": "succeeded", "progress": 100})
+    buffer.add({"event": "progress", "job": 2, "progress": 99})
+    events = [json.loads(e) for e in buffer.take()]
+    assert [(e["job"], e["event"], e.get("state") or e["progress"]) for e in events] == [
+        (1, "progress", 50), (2, "progress", 99), (1, "state", "succeeded")]
+    assert len(buffer) == 0
+    # A progress after a state change of the same job queues behind it instead of jumping ahead.
+    buffer.add({"event": "progress", "job": 3, "progress": 10})
+    buffer.add({"event": "state", "job": 3, "state": "rolling_back"})
+    buffer.add({"event": "progress", "job": 3, "progress": 20})
+    assert [json.loads(e).get("progress") for e in buffer.take()] == [10, None, 20]
+
+
+def test_a_full_buffer_becomes_one_resync_for_all_jobs():
+    buffer = EventBuffer(limit=5)
+    for i in range(7):
+        buffer.add({"event": "log", "job": 1, "id": i})
+    events = [json.loads(e) for e in buffer.take()]
+    assert events[0] == {"type": "job.event", "event": "resync", "job": None}
+    assert [e["id"] for e in events[1:]] == [5, 6]
+
+
+def test_batch_frame_wraps_several_events_only():
+    one = json.dumps({"type": "job.event", "job": 1})
+    assert batch_frame([one]) == one
+    assert json.loads(batch_frame([one, one])) == {"type": "batch", "events": [json.loads(one)] * 2}
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # channels closes old database connections around each message
+async def test_many_jobs_to_several_clients_every_state_change_and_final_progress_arrive():
+    clients = [await _connect() for _ in range(5)]
+    publish = Publisher()
+    try:
+        for job in range(1, 21):
+            await publish(job, "state", state="running", progress=0)
+        for pct in range(1, 101):
+            for job in range(1, 21):
+                await publish(job, progress=pct, state="running")
+        for job in range(1, 21):
+            await publish(job, "state", state="succeeded", progress=100)
+        for comm in clients:
+            events, frames = await _drain(comm)
+            assert frames < len(events) / 10  # batched, not one frame an event
+            for job in range(1, 21):
+                mine = [e for e in events if e["job"] == job]
+                assert [e["state"] for e in mine if e["event"] == "state"] == ["running", "succeeded"]
+                assert mine[-1]["progress"] == 100
+                assert len(mine) < 50  # progress conflated: the newest value, not every step
+            assert "seq" not in events[0] and "src" not in events[0]
+    finally:
+        for comm in clients:
+            await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # channels closes old database connections around each message
+async def test_subscribe_limits_the_stream_to_the_jobs_shown_plus_jobs_that_appear():
+    comm = await _connect()
+    publish = Publisher()
+    try:
+        await comm.send_json_to({"type": "subscribe", "jobs": [1]})
+        await comm.send_json_to({"type": "ping"})
+        assert json.loads(await comm.receive_from(timeout=2)) == {"type": "pong"}
+        await publish(1, progress=10)
+        await publish(2, progress=10)
+        await publish(2, "log", message="not shown")
+        await publish(3, "state", state="running", progress=0)  # a job that appeared
+        await publish(3, progress=5)
+        events, _ = await _drain(comm)
+        assert [(e["job"], e["event"]) for e in events] == [(1, "progress"), (3, "state"), (3, "progress")]
+        await comm.send_json_to({"type": "subscribe", "jobs": None})
+        await asyncio.sleep(0.05)
+        await publish(2, progress=20)
+        events, _ = await _drain(comm)
+        assert [(e["job"], e["progress"]) for e in events] == [(2, 20)]
+    finally:
+        await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # channels closes old database connections around each message
+async def test_a_hole_in_a_publishers_numbering_sends_a_resync(settings):
+    comm = await _connect()
+    layer = get_channel_layer()
+    try:
+        await layer.group_send(ALL_JOBS_GROUP, _event(1, 1, progress=1))
+        await layer.group_send(ALL_JOBS_GROUP, _event(1, 4, progress=4))  # 2 and 3 never arrived
+        await layer.group_send(ALL_JOBS_GROUP, _event(2, 1, src="worker-2", progress=1))  # another publisher
+        events, _ = await _drain(comm)
+        assert [e["event"] for e in events].count("resync") == 1
+        assert events[1] == {"type": "job.event", "event": "resync", "job": None}
+    finally:
+        await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # channels closes old database connections around each message
+async def test_a_client_that_falls_behind_gets_a_resync_instead_of_a_silent_gap(settings):
+    settings.CALYPSO_WS_BUFFER_LIMIT = 10
+    settings.CALYPSO_WS_FLUSH_S = 0.5
+    comm = await _connect()
+    publish = Publisher()
+    try:
+        for i in range(30):  # the first few frames go at once, then one every 0.5 s: the rest waits
+            await publish(1, "log", message=f"line {i}")
+        events, _ = await _drain(comm, quiet=1)
+        resyncs = [i for i, e in enumerate(events) if e["event"] == "resync"]
+        assert len(resyncs) == 1 and events[resyncs[0]] == {"type": "job.event", "event": "resync", "job": None}
+        lines = [int(e["message"].split()[1]) for e in events if e["event"] == "log"]
+        before, after = lines[:resyncs[0]], lines[resyncs[0]:]
+        assert before == list(range(len(before))) and len(before) < 10  # what went out before the overflow
+        assert after == list(range(30 - len(after), 30))  # the newest lines, in order, up to the last
+    finally:
+        await comm.disconnect()
