@@ -1,6 +1,6 @@
 import django_filters
 
-from apps.core.filters import CalypsoFilterSet
+from apps.core.filters import CalypsoFilterSet, DateTimeFilter
 
 from .models import AuditEvent
 
@@ -10,8 +10,8 @@ __all__ = ["AuditEventFilterSet"]
 class AuditEventFilterSet(CalypsoFilterSet):
     actor = django_filters.CharFilter(field_name="actor_name")
     action__startswith = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
-    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lt")
+    since = DateTimeFilter(field_name="time", lookup_expr="gte")
+    until = DateTimeFilter(field_name="time", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

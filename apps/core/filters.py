@@ -6,6 +6,8 @@ the API cannot read is refused, never silently ignored."""
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
@@ -16,7 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from .serializers import MAX_ID, MIN_INT
 
-__all__ = ["BooleanFilter", "CalypsoFilterBackend", "CalypsoFilterSet", "IdFilter", "IntegerFilter"]
+__all__ = ["BooleanFilter", "CalypsoFilterBackend", "CalypsoFilterSet", "DateTimeFilter", "IdFilter", "IntegerFilter"]
 
 
 @extend_schema_field({"type": "integer", "minimum": MIN_INT, "maximum": MAX_ID})
@@ -60,6 +62,25 @@ class BooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class UTCDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time, compared in UTC: an offset no database keeps (``+19:03``) or a time that leaves
+    the calendar in UTC is a 400 naming the filter, not a database error."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError(_("Give a time between the years 1 and 9999."), code="invalid") from None
+
+
+@extend_schema_field({"type": "string", "format": "date-time"})
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
+
+
 _ID_FIELDS = (models.AutoField, models.BigAutoField, models.SmallAutoField, models.ForeignKey, models.OneToOneField)
 _INTEGER_FIELDS = (models.IntegerField, models.BigIntegerField, models.SmallIntegerField, models.PositiveIntegerField,
                    models.PositiveBigIntegerField, models.PositiveSmallIntegerField)
@@ -76,6 +97,7 @@ class CalypsoFilterSet(django_filters.FilterSet):
         **{field: {"filter_class": IntegerFilter} for field in _INTEGER_FIELDS},
         **{field: {"filter_class": IdFilter} for field in _ID_FIELDS},
         models.BooleanField: {"filter_class": BooleanFilter},
+        models.DateTimeField: {"filter_class": DateTimeFilter},
     }
     MULTIPLE = (django_filters.MultipleChoiceFilter, django_filters.BaseCSVFilter)
 

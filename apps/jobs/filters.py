@@ -1,6 +1,6 @@
 import django_filters
 
-from apps.core.filters import CalypsoFilterSet
+from apps.core.filters import CalypsoFilterSet, DateTimeFilter
 
 from .choices import JobState
 from .models import Job
@@ -13,8 +13,8 @@ class JobFilterSet(CalypsoFilterSet):
 
     state = django_filters.MultipleChoiceFilter(choices=JobState.choices, distinct=False)
     user = django_filters.CharFilter(field_name="user__username")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created", lookup_expr="lt")
     target_label = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:

@@ -4,7 +4,7 @@ the ones that differ (plain-text name matches, ids through a relation, time rang
 
 import django_filters as filters
 
-from apps.core.filters import BooleanFilter, CalypsoFilterSet, IdFilter
+from apps.core.filters import BooleanFilter, CalypsoFilterSet, DateTimeFilter, IdFilter
 
 from .models import Dataset, Pool, Snapshot, SnapshotPolicy, StorageEvent
 
@@ -38,8 +38,8 @@ class SnapshotFilterSet(CalypsoFilterSet):
     dataset_name = filters.CharFilter(field_name="dataset__name")
     pool = IdFilter(field_name="dataset__pool_id")
     name = _name()
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
     held = BooleanFilter(method="filter_held")
 
     class Meta:
@@ -52,7 +52,7 @@ class SnapshotFilterSet(CalypsoFilterSet):
 
 class StorageEventFilterSet(CalypsoFilterSet):
     pool = IdFilter(field_name="pool_id")
-    since = filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
+    since = DateTimeFilter(field_name="time", lookup_expr="gte")
 
     class Meta:
         model = StorageEvent

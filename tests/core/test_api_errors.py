@@ -144,3 +144,15 @@ def test_every_number_a_client_sends_is_bounded_by_the_database_range(admin_user
         assert number["type"] == "integer", f"{where}: {number}"
         assert -(2**63) <= number.get("minimum", -(2**64)) and number.get("maximum", 2**64) <= 2**63 - 1, \
             f"{where} is not bounded by the database's range: {number}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url, name", [("/api/v1/audit/events/", "since"), ("/api/v1/jobs/", "created_after"),
+                                       ("/api/v1/storage/snapshots/", "created_before")])
+def test_a_time_filter_is_compared_in_utc_and_an_impossible_offset_is_a_400(url, name, admin_user, client_for):
+    client = client_for(admin_user)
+    # An offset beyond what the database keeps (PostgreSQL: +-15:59) is read, then compared in UTC.
+    assert client.get(url, {name: "8192-08-10T01:03:33+19:03"}).status_code == 200
+    assert client.get(url, {name: "2026-12-01T10:00:00+02:00"}).status_code == 200
+    # A time that leaves the calendar once in UTC names the filter.
+    _error(client.get(url, {name: "0001-01-01T00:30:00+01:00"}), 400, name)
