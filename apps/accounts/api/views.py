@@ -1,10 +1,12 @@
 """Login (session), token issue, the current user, own tokens, and user management."""
 
 from django.contrib.auth import authenticate, login, logout
-from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -67,19 +69,14 @@ class _SignInView(APIView):
 
 
 def _csrf_refusal(request) -> Response | None:
-    """Django's CSRF check (token and Origin) for a view that runs before any session exists."""
-    def no_view(_request):  # pragma: no cover - never called: only process_view runs
-        return None
-
-    check = CsrfViewMiddleware(no_view)
-    check.process_request(request)
-    rejected = check.process_view(request, None, (), {})
-    if rejected is None:
-        return None
-    reason = getattr(request, "calypso_csrf_reason", "") or "the CSRF token or the Origin header is wrong"
-    return Response(error_body(403, "csrf_failed", f"CSRF Failed: {reason}. Get a token with GET first and "
-                               "send it in the X-CSRFToken header from the portal's own origin."),
-                    status=status.HTTP_403_FORBIDDEN)
+    """DRF's session CSRF check (token and Origin), for a view that runs before any session exists."""
+    try:
+        SessionAuthentication().enforce_csrf(request)
+    except PermissionDenied as exc:
+        return Response(error_body(403, "csrf_failed", f"{exc.detail}. Get a token with GET first and send it in "
+                                   "the X-CSRFToken header from the portal's own origin."),
+                        status=status.HTTP_403_FORBIDDEN)
+    return None
 
 
 @extend_schema(request=serializers.LoginSerializer, responses={200: serializers.UserSerializer})
