@@ -55,6 +55,20 @@ def ensure_database(url: str) -> None:
             print(f"created database {name}")
 
 
+STACK_ENV = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CALYPSO_DATA_DIR", "CALYPSO_QUEUE",
+             "CALYPSO_CHANNEL_PREFIX", "CALYPSO_CACHE_PREFIX", "CALYPSO_LOG_LEVEL")
+
+
+def start_django() -> dict[str, str]:
+    """Create the benchmark database when missing, set Django up in this process, and return the environment
+    a ``LiveStack`` of the same settings needs."""
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    return {k: os.environ[k] for k in STACK_ENV}
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))], 2)

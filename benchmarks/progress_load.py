@@ -28,7 +28,7 @@ import sys
 import time
 import uuid
 
-from common import ensure_database, load1, setup_environment, summary
+from common import load1, setup_environment, start_django, summary
 
 TAG = f"calypso-bench-{uuid.uuid4().hex[:8]}"
 setup_environment(TAG)
@@ -160,18 +160,12 @@ def _terminate(signum, frame):  # SIGTERM ends the run through the finally block
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
-    ensure_database(os.environ["DATABASE_URL"])
-    import django
-
-    django.setup()
+    env = start_django()
     from django.conf import settings
     from django.core.management import call_command
 
     from apps.core.testing.live import LiveStack
 
-    env = {k: os.environ[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "CALYPSO_DATA_DIR",
-                                      "CALYPSO_QUEUE", "CALYPSO_CHANNEL_PREFIX", "CALYPSO_CACHE_PREFIX",
-                                      "CALYPSO_LOG_LEVEL")}
     try:
         admin, key = prepare_database()
         with LiveStack(env, queue=settings.CELERY_TASK_DEFAULT_QUEUE, include=["benchmarks.bench_tasks"],

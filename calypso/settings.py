@@ -268,6 +268,7 @@ SPECTACULAR_SETTINGS = {
         "DatasetKindEnum": "apps.storage.choices.DatasetKind",
         "StorageEventKindEnum": "apps.storage.choices.EventKind",
         "OnOffEnum": [("on", "on"), ("off", "off")],
+        "BtrfsProfileEnum": "apps.storage.inputs.PROFILES",
     },
 }
 
@@ -275,7 +276,9 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_TRACK_STARTED = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events (for `celery events` or Flower) cost the worker a Redis publish before each task reaches its
+# pool process; off unless CALYPSO_TASK_EVENTS=1 (or `celery control enable_events` on a running worker).
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CALYPSO_TASK_EVENTS", default=False)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CALYPSO_TASK_SOFT_TIME_LIMIT", default=24 * 3600)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -294,6 +297,9 @@ CELERY_BEAT_SCHEDULE = {
     # Snapshot policies: each tick queues the runs that are due.
     "storage.policies": {"task": "storage.run_due_policies", "schedule": env.float("CALYPSO_POLICY_TICK_S", default=60.0)},
 }
+
+# Storage: where a new Btrfs filesystem's top level is mounted when its form names no mountpoint.
+CALYPSO_BTRFS_MOUNT_ROOT = env("CALYPSO_BTRFS_MOUNT_ROOT", default="/mnt/calypso")
 
 # Health: how long the Celery check waits for a busy worker's answer to its ping.
 CALYPSO_HEALTH_CELERY_TIMEOUT_S = env.float("CALYPSO_HEALTH_CELERY_TIMEOUT_S", default=2.0)

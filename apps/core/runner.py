@@ -380,7 +380,8 @@ class ReplayRunner:
     """Replays recorded real outputs. Fails loudly on any command it was not given.
 
     Recording files: the first line is ``$ <command line>`` (shell-quoted argv), an optional
-    ``# returncode: N`` line follows, the rest is stdout. ``calls`` lists every argv asked for.
+    ``# returncode: N`` line follows, the rest is stdout (stderr for a non-zero code). A success that
+    also wrote on stderr keeps that text after a ``# stderr:`` line. ``calls`` lists every argv asked for.
     """
 
     recordings: dict[tuple[str, ...], list[Recording]] = field(default_factory=dict)
@@ -404,7 +405,8 @@ class ReplayRunner:
             returncode = int(rc_line.split(":", 1)[1])
         if returncode:
             return self.add(shlex.split(first[2:]), stderr=rest, returncode=returncode)
-        return self.add(shlex.split(first[2:]), stdout=rest)
+        stdout, marker, stderr = rest.partition("# stderr:\n")  # a success that also printed on stderr
+        return self.add(shlex.split(first[2:]), stdout=stdout, stderr=stderr if marker else "")
 
     def add_files(self, paths: Iterable[str | Path]) -> ReplayRunner:
         for p in paths:

@@ -2,7 +2,8 @@
 
 Events come from the process's ``fanout.Hub`` and leave as frames of one event or a batch
 (``{"type": "batch", "events": [...]}``): a socket sends on average at most one frame every
-``CALYPSO_WS_FLUSH_S`` (a short burst of ``FRAME_BURST`` after a quiet spell).
+``CALYPSO_WS_FLUSH_S`` (a short burst of ``FRAME_BURST`` after a quiet spell). A state change goes out at
+once, with whatever waits before it, borrowing up to ``STATE_DEBT`` frames from the slots that follow.
 A client on ``/ws/jobs/`` may send ``{"type": "subscribe", "jobs": [ids]}`` to receive only those jobs
 (``null``: all again); the state events of jobs that appear (queued or starting) still come, and such a job
 joins the subscription. ``{"type": "ping"}`` is answered with ``{"type": "pong"}``.
@@ -29,6 +30,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 APPEARING_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
 FRAME_BURST = 3  # frames a quiet socket may send back to back (a state change and its log line)
+STATE_DEBT = 1  # frames a state change may borrow from the slots after it
 
 
 def _snapshot(job: Job) -> dict:
@@ -53,6 +55,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         self._flush_every = settings.CALYPSO_WS_FLUSH_S
         self._tokens, self._tokens_at = float(FRAME_BURST), time.monotonic()
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_urgent = False
         self._sending: asyncio.Task | None = None
         self._ready = False
         job = None
@@ -137,9 +140,17 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         return self._tokens
 
     def _schedule_flush(self) -> None:
-        if not self._ready or self._flush_handle is not None or self._sending is not None or not self._buffer:
+        if not self._ready or self._sending is not None or not self._buffer:
             return
-        delay = max(0.0, (1 - self._refill()) * self._flush_every)
+        urgent = self._buffer.urgent
+        if self._flush_handle is not None:
+            if not urgent or self._flush_urgent:
+                return
+            self._flush_handle.cancel()  # a state change came: it need not wait for the slot
+        # A frame takes a token. A state change may borrow up to STATE_DEBT: it goes at once unless the socket
+        # owes that much already, and the frames after it wait until the debt is paid back.
+        delay = max(0.0, ((1.0 - STATE_DEBT if urgent else 1.0) - self._refill()) * self._flush_every)
+        self._flush_urgent = urgent
         self._flush_handle = asyncio.get_running_loop().call_later(delay, self._start_flush)
 
     def _start_flush(self) -> None:

@@ -3,7 +3,8 @@
 One ``Hub`` per event loop reads the all-jobs group through a single channel and hands each event, JSON
 encoded once, to every connected ``JobConsumer``. A consumer keeps what waits for its socket in an
 ``EventBuffer``: progress is "latest value wins" per job, state, log and snapshot events are kept in order,
-and everything waiting goes out as one frame at most every ``CALYPSO_WS_FLUSH_S`` seconds.
+and everything waiting goes out as one frame at most every ``CALYPSO_WS_FLUSH_S`` seconds (with a state
+change waiting, at once: see ``JobConsumer``).
 
 Nothing is dropped silently: publishers number their events (``src``/``seq``), so a hole in a publisher's
 sequence (its send failed, or the hub's channel overflowed) and a buffer that outgrew
@@ -18,11 +19,14 @@ import logging
 import weakref
 from typing import Protocol
 
+from channels_redis.core import RedisChannelLayer
+
 from .publish import ALL_JOBS_GROUP
 
 __all__ = ["EventBuffer", "Hub", "batch_frame", "get_hub", "resync_event"]
 
 log = logging.getLogger("calypso.jobs")
+HUB_CHANNEL_PREFIX = "jobshub"  # the hub's channel when it reads Redis itself (see Hub._read_redis)
 GROUP_REFRESH_S = 3600.0  # re-join the group well before the channel layer's group expiry (a day)
 
 
@@ -50,6 +54,7 @@ class EventBuffer:
         self.limit = limit
         self._items: list[tuple[dict, str]] = []
         self._progress_at: dict[int | None, int] = {}
+        self.urgent = False  # a state change waits: worth a frame of its own now
 
     def __len__(self) -> int:
         return len(self._items)
@@ -64,16 +69,18 @@ class EventBuffer:
                 return
         else:
             self._progress_at.pop(job, None)
+            if event.get("event") == "state":
+                self.urgent = True
         if len(self._items) >= self.limit:
             resync = resync_event(None)
-            self._items, self._progress_at = [(resync, json.dumps(resync))], {}
+            self._items, self._progress_at, self.urgent = [(resync, json.dumps(resync))], {}, False
         if event.get("event") == "progress":
             self._progress_at[job] = len(self._items)
         self._items.append((event, encoded))
 
     def take(self) -> list[str]:
         """The waiting events' JSON, oldest first; the buffer is empty afterwards."""
-        items, self._items, self._progress_at = self._items, [], {}
+        items, self._items, self._progress_at, self.urgent = self._items, [], {}, False
         return [encoded for _event, encoded in items]
 
 
@@ -96,11 +103,14 @@ class Hub:
         async with self._lock:
             self.members.add(member)
             if self.channel is None:
-                # The default prefix: channels_redis reads one process-specific prefix at a time.
-                self.channel = await self.layer.new_channel()
+                direct = isinstance(self.layer, RedisChannelLayer)
+                # channels_redis reads one process-specific prefix at a time: its own receive() gets the
+                # default one; a hub that reads its channel itself takes a prefix of its own.
+                self.channel = await self.layer.new_channel(HUB_CHANNEL_PREFIX if direct else "specific")
                 await self.layer.group_add(ALL_JOBS_GROUP, self.channel)
                 self._seq.clear()
-                self._tasks = [asyncio.create_task(self._read(self.channel)), asyncio.create_task(self._refresh())]
+                read = self._read_redis if direct else self._read
+                self._tasks = [asyncio.create_task(read(self.channel)), asyncio.create_task(self._refresh())]
 
     async def leave(self, member: Member) -> None:
         async with self._lock:
@@ -123,9 +133,33 @@ class Hub:
                 await self.layer.group_add(ALL_JOBS_GROUP, self.channel)
 
     async def _read(self, channel: str) -> None:
+        await self._pump(lambda: self.layer.receive(channel))
+
+    async def _read_redis(self, channel: str) -> None:
+        """``_read`` for channels_redis, one BZPOPMIN a message.
+
+        The layer's receive() also copies each message to a backup set and removes it afterwards (three
+        more round trips, one before the message is handed over), so that a cancelled read loses nothing;
+        this channel is read by this hub alone and only cancelled when nobody listens any more."""
+        layer = self.layer
+        name = layer.non_local_name(channel)
+        key = layer.prefix + name
+
+        async def pop() -> dict:
+            connection = layer.connection(layer.consistent_hash(name))
+            while (popped := await connection.bzpopmin(key, timeout=layer.brpop_timeout)) is None:
+                pass
+            message = layer.deserialize(popped[1])
+            message.pop("__asgi_channel__", None)
+            return message
+
+        await self._pump(pop)
+
+    async def _pump(self, receive) -> None:
+        """Dispatch what ``receive()`` gives, forever; a failed read asks every client to resync."""
         while True:
             try:
-                message = await self.layer.receive(channel)
+                message = await receive()
             except asyncio.CancelledError:
                 raise
             except Exception:

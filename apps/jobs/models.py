@@ -35,7 +35,9 @@ class JobQuerySet(RestrictedQuerySet):
     def create_locked(self, **fields) -> Job:
         """Create a job; with a ``lock_key``, refuse while another active job holds that key."""
         try:
-            with transaction.atomic():
+            if not transaction.get_connection().in_atomic_block:
+                return self.create(**fields)  # autocommit: one INSERT, and a refused one leaves nothing to undo
+            with transaction.atomic():  # a savepoint: the caller's transaction survives a refusal
                 return self.create(**fields)
         except IntegrityError:
             key = fields.get("lock_key")

@@ -20,8 +20,9 @@ import uuid
 from concurrent.futures import Future
 
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
-__all__ = ["ALL_JOBS_GROUP", "job_group", "publish"]
+__all__ = ["ALL_JOBS_GROUP", "group_send", "job_group", "publish", "warm_up"]
 
 log = logging.getLogger("calypso.jobs")
 ALL_JOBS_GROUP = "jobs"
@@ -63,7 +64,62 @@ async def _send(groups: tuple[str, ...], event: dict) -> None:
         if layer is None:
             return
         for group in groups:
-            await layer.group_send(group, event)
+            await group_send(layer, group, event)
+
+
+# The send of channels_redis's group_send, plus the expiry of the members' old messages it does first.
+_GROUP_SEND_LUA = """
+local n = #KEYS
+local current_time, expiry, stale = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3]
+local over_capacity = 0
+for i = 1, n do
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, stale)
+    if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + n]) then
+        redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+        redis.call('EXPIRE', KEYS[i], expiry)
+    else
+        over_capacity = over_capacity + 1
+    end
+end
+return over_capacity
+"""
+
+
+async def group_send(layer, group: str, message: dict) -> None:
+    """``layer.group_send`` in two Redis round trips where channels_redis takes four.
+
+    channels_redis drops the group's expired members, reads the members, drops their expired messages
+    and sends, one after the other; here one pipeline reads the group and one script sends. Same keys,
+    same message encoding (the layer's own), same capacity rule. Other layers: their own group_send.
+    """
+    if not isinstance(layer, RedisChannelLayer):
+        await layer.group_send(group, message)
+        return
+    key = layer._group_key(group)
+    now = time.time()
+    async with layer.connection(layer.consistent_hash(group)).pipeline(transaction=False) as pipe:
+        pipe.zremrangebyscore(key, min=0, max=int(now) - layer.group_expiry)
+        pipe.zrange(key, 0, -1)
+        _removed, members = await pipe.execute()
+    by_connection, messages, capacities = layer._map_channel_keys_to_connection(
+        [m.decode("utf8") for m in members], message)
+    for index, keys in by_connection.items():
+        args = [messages[k] for k in keys] + [capacities[k] for k in keys]
+        over = await layer.connection(index).eval(_GROUP_SEND_LUA, len(keys), *keys, *args, now, layer.expiry,
+                                                  int(now) - int(layer.expiry))
+        if over:
+            log.info("%s of %s channels over capacity in group %s", over, len(members), group)
+
+
+async def _connect() -> None:
+    layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        await layer.connection(layer.consistent_hash(ALL_JOBS_GROUP)).ping()
+
+
+def warm_up(timeout: float = 2.0) -> None:
+    """Start this process's publisher and connect it to Redis now (a worker process as it starts)."""
+    asyncio.run_coroutine_threadsafe(_connect(), _get_loop()).result(timeout=timeout)
 
 
 def publish(job_id: int, payload: dict, *, wait: bool = False) -> Future | None:

@@ -177,16 +177,22 @@ def _fail(ctx: JobContext, exc: BaseException) -> None:
 def run_job(job_id: int, *, task_id: str = "", runner: Runner | None = None, worker: str | None = None) -> Job | None:
     """Run a queued job to a terminal state. A job that is no longer queued (cancelled before it
     started, or redelivered after a worker died) is left as it is."""
+    # The conditional UPDATE first and "running" published at once: clients see the job start without
+    # waiting for the row to be read. A queued job has not progressed (progress 0, no step).
+    now = timezone.now()
+    fields = {"started": now, "heartbeat": now, "worker": worker or socket.gethostname()}
+    if task_id:
+        fields["celery_task_id"] = task_id
+    started = Job(pk=job_id).transition(JobState.RUNNING, **fields)
+    if started:
+        publish(job_id, {"event": "state", "state": JobState.RUNNING, "progress": 0, "step": ""})
     job = Job.objects.select_related("target_type", "user").filter(pk=job_id).first()
     if job is None:
         logger.warning("job %s vanished before it ran", job_id)
         return None
-    now = timezone.now()
-    if not job.transition(JobState.RUNNING, started=now, heartbeat=now, worker=worker or socket.gethostname(),
-                          celery_task_id=task_id or job.celery_task_id):
+    if not started:
         logger.info("job %s is %s, not queued: not run", job_id, job.state)
         return job
-    publish(job.pk, {"event": "state", "state": job.state, "progress": job.progress, "step": job.step})
     ctx = JobContext(job, runner)
     with audit_context.use(audit_context.AuditContext(source=AuditSource.JOB, job_id=job.pk)):
         with _Heartbeat(job.pk):

@@ -30,15 +30,15 @@ def enqueue(kind: str, *, target=None, user=None, params: dict | None = None, lo
     from .tasks import run_job_task
 
     get_kind(kind)  # an unknown kind fails here, not in the worker
-    with transaction.atomic():
-        job = Job.objects.create_locked(
-            kind=kind, target=target, target_label=str(target)[:255] if target is not None else "",
-            user=user if getattr(user, "is_authenticated", False) else None, params=params or {},
-            lock_key=lock_key, source=source or context.current().source,
-            queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE, celery_task_id=f"job-{uuid.uuid4().hex}",
-            retry_of=retry_of)
-        transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), task_id=job.celery_task_id,
-                                                               queue=job.queue))
+    # create_locked() is atomic itself: its own transaction (no savepoint round trips), or a savepoint in the
+    # caller's; the task is sent at once in the first case, when the caller's transaction commits in the other.
+    job = Job.objects.create_locked(
+        kind=kind, target=target, target_label=str(target)[:255] if target is not None else "",
+        user=user if getattr(user, "is_authenticated", False) else None, params=params or {},
+        lock_key=lock_key, source=source or context.current().source,
+        queue=queue or settings.CELERY_TASK_DEFAULT_QUEUE, celery_task_id=f"job-{uuid.uuid4().hex}",
+        retry_of=retry_of)
+    transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), task_id=job.celery_task_id, queue=job.queue))
     return job
 
 

@@ -18,6 +18,11 @@ from .services.common import ENUM_PROPERTIES, FILESYSTEM_ONLY, VOLUME_ONLY
 
 __all__ = [
     "AddVdevsInput",
+    "BalanceInput",
+    "BtrfsCreateInput",
+    "BtrfsDeviceInput",
+    "BtrfsMemberInput",
+    "BtrfsReplaceInput",
     "CloneInput",
     "DatasetCreateInput",
     "DatasetDeleteInput",
@@ -132,6 +137,56 @@ class RegisterInput(serializers.Serializer):
                                        help_text=_("Where the filesystem's top level (subvolid 5) is mounted."))
 
 
+PROFILES = [("single", _("single (no redundancy)")), ("dup", _("dup (two copies on one device)")),
+            ("raid0", _("raid0 (striped)")), ("raid1", _("raid1 (two copies on two devices)")),
+            ("raid1c3", _("raid1c3 (three copies)")), ("raid1c4", _("raid1c4 (four copies)")),
+            ("raid10", "raid10"), ("raid5", _("raid5 (not for metadata: write hole)")),
+            ("raid6", _("raid6 (not for metadata: write hole)"))]
+
+
+class BtrfsCreateInput(serializers.Serializer):
+    label = serializers.CharField(max_length=255, help_text=_("The filesystem's label: the pool's name here."))
+    devices = _devices(_("Block devices to make it on (every signature on them is overwritten with force)."),
+                       style={"suggestions": free_disk_choices})
+    data_profile = serializers.ChoiceField(choices=PROFILES, default="single")
+    metadata_profile = serializers.ChoiceField(choices=PROFILES, required=False, allow_blank=True,
+                                               help_text=_("Empty: dup on one device, raid1 on more."))
+    mountpoint = serializers.CharField(required=False, allow_blank=True, max_length=4096,
+                                       help_text=_("Empty: a folder named after the label under the mount root."))
+    force = serializers.BooleanField(default=False, help_text=_("mkfs.btrfs -f: overwrite an old signature."))
+
+    def validate(self, data):
+        if not data.get("devices"):
+            raise serializers.ValidationError({"devices": _("Choose at least one device.")})
+        return data
+
+
+def _profile_or_blank(help_text: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=PROFILES, required=False, allow_blank=True, help_text=help_text)
+
+
+class BalanceInput(serializers.Serializer):
+    data_usage = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100,
+                                          help_text=_("Rewrite data chunks at most this % full (frees their space)."))
+    metadata_usage = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=100)
+    data_convert = _profile_or_blank(_("Convert data to this profile (after adding devices, say)."))
+    metadata_convert = _profile_or_blank(_("Convert metadata to this profile."))
+
+
+class BtrfsDeviceInput(serializers.Serializer):
+    device = serializers.CharField(max_length=4096, help_text=_("A free block device (/dev/...)."))
+    force = serializers.BooleanField(default=False, help_text=_("Overwrite an old filesystem signature on it."))
+
+
+class BtrfsMemberInput(serializers.Serializer):
+    device = serializers.CharField(max_length=4096, help_text=_("A member's path, or its devid (a missing one)."))
+
+
+class BtrfsReplaceInput(BtrfsMemberInput):
+    new_device = serializers.CharField(max_length=4096, help_text=_("The free block device taking its place."))
+    force = serializers.BooleanField(default=False, help_text=_("Overwrite an old filesystem signature on it."))
+
+
 class ImportableQuery(serializers.Serializer):
     search_dirs = _devices(_("Directories holding image files; empty: /dev."))
 
@@ -214,7 +269,12 @@ class RenameInput(serializers.Serializer):
 
 
 class DatasetDeleteInput(serializers.Serializer):
-    recursive = serializers.BooleanField(default=False, help_text=_("Also destroy its children and snapshots."))
+    recursive = serializers.BooleanField(default=False, help_text=_(
+        "Also destroy its children and snapshots (Btrfs: the subvolumes nested in it)."))
+    snapshots = serializers.ChoiceField(choices=[("keep", _("Keep them")), ("delete", _("Delete them too"))],
+                                        default="keep", label=_("Its snapshots (Btrfs)"), help_text=_(
+        "A Btrfs snapshot is a subvolume of its own: kept, it stays readable and is listed under the top level "
+        "once its source is gone; deleted, it goes first. ZFS snapshots go with their dataset (recursive)."))
 
 
 class SnapshotCreateInput(serializers.Serializer):

@@ -30,6 +30,7 @@ def _imported(*capabilities: str):
 
 
 zfs_devices = _imported("devices")
+btrfs = _imported("btrfs_devices")
 
 
 def _managed_name(capability: str):
@@ -86,6 +87,44 @@ POOL = Operations(
               example={"autoexpand": "on", "failmode": "continue"}),
     Operation("balance_status", services.balance_status, method="get", when=supports("balance"),
               label=_("Balance status")),
+    # Btrfs
+    Operation("create_btrfs", services.create_btrfs, input=inputs.BtrfsCreateInput, detail=False, job=True,
+              permission="add", label=_("Create Btrfs filesystem"),
+              help=_("A new Btrfs filesystem over free devices, mounted and managed as a pool."),
+              example={"label": "vault", "devices": ["/dev/sdb", "/dev/sdc"], "data_profile": "raid1"}),
+    Operation("unregister", services.unregister_btrfs_pool, destructive=True, permission="delete",
+              when=supports("unregister"), confirm=lambda pool: pool.name, label=_("Unregister"),
+              help=_("Calypso forgets this filesystem; it stays mounted and its data is not touched.")),
+    Operation("mount", services.mount_btrfs_pool, permission="maintain", when=btrfs, label=_("Mount"),
+              help=_("Mount the filesystem's top level again at its mountpoint, by its UUID (after a reboot; "
+                     "make run does this at start).")),
+    Operation("balance", services.start_balance, input=inputs.BalanceInput, job=True, permission="maintain",
+              when=btrfs, label=_("Start balance"),
+              help=_("Rewrites chunks across the devices: no filter balances everything (long), a usage filter "
+                     "reclaims half-empty chunks, a convert changes the profile."), example={"data_usage": 50}),
+    Operation("pause_balance", services.pause_balance, permission="maintain", when=btrfs, label=_("Pause balance")),
+    Operation("resume_balance", services.resume_balance, job=True, permission="maintain", when=btrfs,
+              label=_("Resume balance")),
+    Operation("cancel_balance", services.cancel_balance, permission="maintain", when=btrfs,
+              label=_("Cancel balance"), help=_("Chunks already moved stay moved.")),
+    Operation("add_device", services.add_btrfs_device, input=inputs.BtrfsDeviceInput, permission="maintain",
+              when=btrfs, label=_("Add a device"),
+              help=_("Its space is usable at once; balance to spread existing data onto it.")),
+    Operation("remove_device", services.remove_btrfs_device, input=inputs.BtrfsMemberInput, job=True,
+              permission="maintain", when=btrfs, label=_("Remove a device"),
+              help=_("Its data moves to the other devices first; refused when the rest cannot hold it or the "
+                     "profile needs it.")),
+    Operation("replace_device", services.replace_btrfs_device, input=inputs.BtrfsReplaceInput, job=True,
+              permission="maintain", when=btrfs, label=_("Replace a device"),
+              help=_("Copies a failing or missing device onto a new one while the filesystem stays in use.")),
+    Operation("reset_device_stats", services.reset_device_stats, permission="maintain", when=btrfs,
+              label=_("Reset error counters"), help=_("Zero every device's error counters, so new errors stand out.")),
+    Operation("enable_quota", services.enable_quota, job=True, permission="change", when=btrfs,
+              label=_("Turn quotas on"), help=_("Counts each subvolume's space (a rescan reads all metadata first); "
+                                               "costs some write speed.")),
+    Operation("disable_quota", services.disable_quota, permission="change", when=btrfs, label=_("Turn quotas off")),
+    Operation("subvolume_sizes", services.subvolume_sizes, method="get", when=btrfs, label=_("Subvolume sizes"),
+              help=_("Referenced and exclusive bytes of each subvolume and snapshot (quotas must be on).")),
 )
 
 DATASET = Operations(
@@ -104,7 +143,8 @@ DATASET = Operations(
               label=_("Rename"), help=_("Children and snapshots follow; shares on the old path must be updated.")),
     Operation("delete", services.destroy_dataset, input=inputs.DatasetDeleteInput, destructive=True,
               confirm=lambda ds: ds.name, when=lambda ds: bool(ds.relative_path),  # a top level goes with its pool
-              label=_("Destroy"), help=_("Its data and snapshots are gone for good.")),
+              label=_("Destroy"), help=_("Its data is gone for good, and so are its snapshots (ZFS) or those you "
+                                         "choose to delete with it (Btrfs).")),
 )
 
 SNAPSHOT = Operations(

@@ -399,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         django.setup()  # settings: the data folder private again (0700/0600)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("ensure_admin")
+        call_command("mount_storage")  # managed Btrfs filesystems, after a reboot
         connections.close_all()
     except BaseException as exc:
         supervisor.stop()

@@ -144,6 +144,29 @@ async def test_many_jobs_to_several_clients_every_state_change_and_final_progres
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)  # channels closes old database connections around each message
+async def test_a_state_change_goes_out_at_once_when_progress_waits_for_its_slot(settings):
+    settings.CALYPSO_WS_FLUSH_S = 0.5
+    comm = await _connect()
+    publish = Publisher()
+    try:
+        for i in range(4):  # the burst is spent: the next frame has to wait for its slot
+            await publish(1, progress=i, state="running")
+            await comm.receive_from(timeout=1)
+        await publish(1, progress=50, state="running")
+        assert await comm.receive_nothing(timeout=0.2)
+        await publish(2, "state", state="running", progress=0)
+        started = time.monotonic()
+        events, _ = await _drain(comm, quiet=0.1)
+        assert time.monotonic() - started < 0.3
+        assert [(e["job"], e["event"]) for e in events] == [(1, "progress"), (2, "state")]  # in order
+        await publish(1, progress=60, state="running")  # progress pays the borrowed frames back
+        assert await comm.receive_nothing(timeout=0.3)
+    finally:
+        await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # channels closes old database connections around each message
 async def test_subscribe_limits_the_stream_to_the_jobs_shown_plus_jobs_that_appear():
     comm = await _connect()
     publish = Publisher()

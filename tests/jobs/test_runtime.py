@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -13,6 +15,7 @@ from apps.jobs.models import Job, JobLocked
 from apps.jobs.progress import ProgressReporter
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import run_job
+from apps.jobs.tasks import run_job_task
 
 CALLS: list[str] = []
 
@@ -116,6 +119,31 @@ def test_lock_key_allows_one_active_job(admin_user):
     assert err.value.extra["job_id"] == first.pk and err.value.status_code == 409
     first.transition("cancelled")
     assert services.enqueue("tests.steps", user=admin_user, lock_key="pool:tank").pk != first.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_outside_a_transaction_is_one_insert_then_the_task(monkeypatch):
+    sent = []
+    monkeypatch.setattr(run_job_task, "apply_async", lambda args, **kwargs: sent.append((args, kwargs)))
+    with CaptureQueriesContext(connection) as queries:
+        job = services.enqueue("tests.steps", lock_key="pool:tank")
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]  # no savepoints
+    assert sent == [((job.pk,), {"task_id": job.celery_task_id, "queue": job.queue})]
+    with pytest.raises(JobLocked):
+        services.enqueue("tests.steps", lock_key="pool:tank")
+    assert len(sent) == 1 and list(Job.objects.values_list("pk", flat=True)) == [job.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_in_a_transaction_sends_on_commit_and_a_refusal_keeps_the_transaction(monkeypatch):
+    sent = []
+    monkeypatch.setattr(run_job_task, "apply_async", lambda args, **kwargs: sent.append(args))
+    with transaction.atomic():
+        job = services.enqueue("tests.steps", lock_key="pool:tank")
+        with pytest.raises(JobLocked):
+            services.enqueue("tests.steps", lock_key="pool:tank")
+        assert sent == [] and Job.objects.count() == 1
+    assert sent == [(job.pk,)]
 
 
 @pytest.mark.django_db

@@ -26,7 +26,7 @@ BTRFS = FUSE.parent / "btrfs"
 BTRFS_MNT = "/tmp/brec/mnt1"  # where the Btrfs recordings were made; the filesystem's label is calyfs
 BTRFS_SYNC = ("fs_show_single", "fs_usage_single", "device_stats_single", "scrub_status_finished",
               "scrub_status_finished_summary", "subvolume_list", "subvolume_list_readonly",
-              "subvolume_list_snapshots", "subvolume_show_root")  # fmt: skip
+              "subvolume_list_snapshots", "subvolume_show_root", "qgroup_show_off")  # fmt: skip
 
 
 # ---------------------------------------------------------------- helpers
@@ -253,14 +253,20 @@ def test_register_btrfs_refusals_on_the_mountpoint_field(admin_browser, replay):
 
 @pytest.mark.django_db
 def test_btrfs_pool_page_shows_balance_and_device_stats(calyfs, admin_browser, replay):
-    _btrfs(replay, "balance_status_none", "device_stats_single")
+    _btrfs(replay, "balance_status_none", "fs_show_single", "device_stats_single", "qgroup_show_off")
     page = admin_browser.get(f"{POOLS}{calyfs.pk}/change/").content.decode()
     assert "Balance" in page and "none" in page
     assert "Device statistics" in page and "/dev/loop0" in page and "write_io_errs" in page
     assert f'href="{POOLS}{calyfs.pk}/scrub/"' in page
-    for zfs_only in ("add-vdevs", "export", "delete", "pause-scrub", "offline"):  # not offered on Btrfs
+    for zfs_only in ("add-vdevs", "export", "pause-scrub", "offline", "properties"):  # not offered on Btrfs
         assert f"{POOLS}{calyfs.pk}/{zfs_only}/" not in page, zfs_only
+    for btrfs_only in ("balance", "add-device", "remove-device", "replace-device", "enable-quota", "unregister",
+                       "delete"):
+        assert f"{POOLS}{calyfs.pk}/{btrfs_only}/" in page, btrfs_only
+    assert "devid" in page and "Quotas are off on calyfs: turn them on" in page
     assert set(replay.calls) == {("btrfs", "balance", "status", BTRFS_MNT),
+                                 ("btrfs", "qgroup", "show", "--raw", "-r", "-e", BTRFS_MNT),
+                                 ("btrfs", "filesystem", "show", "--raw", BTRFS_MNT),
                                  ("btrfs", "device", "stats", BTRFS_MNT)}
 
 
@@ -532,7 +538,7 @@ def test_btrfs_subvolume_create_and_delete(calyfs, admin_browser, replay):
     assert "New child" in page and f'href="{DATASETS}{home.pk}/delete/"' in page
     assert f"{DATASETS}{home.pk}/update/" not in page and f"{DATASETS}{home.pk}/rename/" not in page  # ZFS only
     _btrfs(replay, "subvolume_create", "fs_show_single", "subvolume_list_readonly", "subvolume_list_snapshots",
-           "subvolume_show_root")
+           "subvolume_show_root", "qgroup_show_off")
     listing = (BTRFS / "subvolume_list.txt").read_text().partition("\n")[2]
     replay.add(["btrfs", "subvolume", "list", "-p", "-u", "-q", "-R", BTRFS_MNT], stdout=listing + (
         "ID 270 gen 20 parent 5 top level 5 parent_uuid -                                    received_uuid - "
@@ -547,7 +553,8 @@ def test_btrfs_subvolume_create_and_delete(calyfs, admin_browser, replay):
     _btrfs(replay, "subvolume_delete")
     response = admin_browser.post(f"{DATASETS}{work.pk}/delete/", {"confirm": "calyfs/projects-work"})
     _redirects_to(response, DATASETS)
-    assert replay.calls[-1] == ("btrfs", "subvolume", "delete", f"{BTRFS_MNT}/projects-work")
+    deleted = replay.calls.index(("btrfs", "subvolume", "delete", f"{BTRFS_MNT}/projects-work"))
+    assert ("btrfs", "filesystem", "show", "--raw", BTRFS_MNT) in replay.calls[deleted:]  # then re-read
     assert not Dataset.objects.filter(pk=work.pk).exists() and _audited("storage.dataset.delete")
 
 

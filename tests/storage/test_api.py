@@ -240,7 +240,7 @@ def test_register_btrfs_and_its_refusal(operator_user, client_for, replay):
     replay.add_files(BTRFS / f"{n}.txt" for n in (
         "fs_show_single", "fs_usage_single", "device_stats_single", "scrub_status_finished",
         "scrub_status_finished_summary", "subvolume_list", "subvolume_list_readonly", "subvolume_list_snapshots",
-        "subvolume_show_root"))
+        "subvolume_show_root", "qgroup_show_off"))
     response = client.post(f"{BASE}/pools/register/", {"mountpoint": BTRFS_MNT})
     assert response.status_code == 200, response.json()
     pool = Pool.objects.get(backend="btrfs")

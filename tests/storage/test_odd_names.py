@@ -4,6 +4,7 @@ refused before any command runs, and no name ever reaches a command line as an o
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -16,6 +17,8 @@ from apps.storage.backends.zfs import ZfsBackend
 from apps.storage.models import Dataset, Pool
 
 from .recordings import zfs_refresh
+
+BTRFS_FIXTURES = Path(__file__).parent / "fixtures" / "btrfs"
 
 BASE = "/api/v1/storage"
 ODD = "zrectank/my data"
@@ -100,7 +103,11 @@ def test_a_btrfs_subvolume_named_by_hand_is_flagged_and_destroyed_by_its_path(re
     odd = Dataset.objects.create(pool=pool, name="calyfs/old stuff", kind="subvolume")
     assert odd.name_unmanaged and not Dataset(pool=pool, name="calyfs/home").name_unmanaged
     replay.add(["btrfs", "subvolume", "delete", "/tmp/brec/mnt1/old stuff"])
+    replay.add_files(BTRFS_FIXTURES / f"{n}.txt" for n in (
+        "fs_show_single", "subvolume_list", "subvolume_list_readonly", "subvolume_list_snapshots",
+        "subvolume_show_root", "qgroup_show_off"))
     services.destroy_dataset(odd, runner=replay)
-    assert replay.calls == [("btrfs", "subvolume", "delete", "/tmp/brec/mnt1/old stuff")]
+    assert replay.calls[0] == ("btrfs", "subvolume", "delete", "/tmp/brec/mnt1/old stuff")
+    assert not Dataset.objects.filter(pk=odd.pk).exists()  # the pool was re-read: the subvolume is gone
     with pytest.raises(BackendError):
         BtrfsBackend(replay).delete_subvolume("/tmp/brec/mnt1", "-rf")

@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import CalypsoModelAdmin, badge
 
-from ..choices import DATASET_KIND_COLORS
+from .. import services
+from ..choices import DATASET_KIND_COLORS, Backend
 from ..models import Dataset, Snapshot
 from ..operations import DATASET, SNAPSHOT
 from .common import size_column
@@ -71,3 +72,16 @@ class DatasetAdmin(CalypsoModelAdmin):
                 "take_snapshot_url": f"{take}?dataset={ds.pk}" if SNAPSHOT["create"].allowed(request.user) else "",
                 "child_url": f"{self.op_url(DATASET['create'])}?{child}" if DATASET["create"].allowed(request.user)
                 else ""}
+
+    def operation_context(self, request, op, obj) -> dict:
+        """The delete page names what else goes, or stays: nested subvolumes and snapshots (Btrfs), children
+        and snapshots (ZFS, with recursive)."""
+        if op.name != "delete" or obj is None:
+            return {}
+        if obj.pool.backend == Backend.BTRFS:
+            nested, snaps = services.subvolume_dependents(obj)
+        else:
+            nested = list(Dataset.objects.filter(pool=obj.pool, name__startswith=f"{obj.name}/"))
+            snaps = list(Snapshot.objects.filter(dataset__in=[obj, *nested]).order_by("name"))
+        return {"nested": [d.name for d in nested], "dependent_snapshots": [s.name for s in snaps],
+                "btrfs": obj.pool.backend == Backend.BTRFS}

@@ -122,6 +122,8 @@ class PoolAdmin(CalypsoModelAdmin):
             return context
         can_do = capabilities(pool.backend)
         queries = {"balance": services.balance_status} if "balance" in can_do else {}
+        if "quota" in can_do:
+            queries["subvolume_sizes"] = services.subvolume_sizes
         if "devices" not in can_do:  # a vdev tree shows its own error counters
             queries["device_stats"] = services.device_stats
         if "pool_properties" in can_do:

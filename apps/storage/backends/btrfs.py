@@ -12,10 +12,11 @@ are relative to it, as ``btrfs subvolume list`` prints them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
-from apps.core.runner import CommandError, CommandResult, Runner, RunningCommand
+from apps.core.runner import DEFAULT_TIMEOUT, CommandError, CommandResult, Runner, RunningCommand
 from apps.storage.backends.base import (
     BackendError,
     DatasetInfo,
@@ -36,14 +37,23 @@ from apps.storage.backends.btrfs_parse import (
     parse_btrfs_device_stats,
     parse_btrfs_filesystem_show,
     parse_btrfs_filesystem_usage,
+    parse_btrfs_mkfs,
     parse_btrfs_property_ro,
+    parse_btrfs_qgroup_show,
+    parse_btrfs_replace_status,
     parse_btrfs_scrub_counters,
     parse_btrfs_scrub_status,
     parse_btrfs_subvolume_list,
     parse_btrfs_subvolume_show,
 )
 
-__all__ = ["BtrfsBackend", "safe_join"]
+__all__ = ["PROFILE_MIN_DEVICES", "BtrfsBackend", "balance_filters", "safe_join"]
+
+# Block group profiles and the fewest devices mkfs.btrfs (6.2) accepts for each.
+PROFILE_MIN_DEVICES = {"single": 1, "dup": 1, "raid0": 1, "raid1": 2, "raid1c3": 3, "raid1c4": 4, "raid10": 2,
+                       "raid5": 2, "raid6": 3}
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+BALANCE_OUTCOMES = {"balance paused by user": "paused", "balance canceled by user": "canceled"}
 
 _UTC = {"TZ": "UTC"}  # list -s and scrub status print local times without a zone
 _LIST = ("btrfs", "subvolume", "list", "-p", "-u", "-q", "-R")
@@ -76,6 +86,29 @@ def safe_join(mountpoint: str, relative: str) -> str:
         raise BackendError(f"subvolume path names no subvolume: {relative!r}")
     _check_parts(parts, "subvolume path")
     return str(PurePosixPath(_mountpoint(mountpoint), *parts))
+
+
+def _device(path: str) -> str:
+    """A device as btrfs-progs takes it: an absolute path or a devid (a missing device has only that)."""
+    if isinstance(path, int) or (isinstance(path, str) and path.isdigit()):
+        return str(int(path))
+    return _abs_path(path, "device")
+
+
+def balance_filters(*, data_usage: int | None = None, metadata_usage: int | None = None,
+                    data_convert: str = "", metadata_convert: str = "") -> list[str]:
+    """``balance start`` arguments: usage filters (chunks at most N % full) and profile conversions; no
+    filter at all is a full balance (said explicitly, else btrfs-progs waits ten seconds first)."""
+    args = []
+    for flag, usage, convert in (("-d", data_usage, data_convert), ("-m", metadata_usage, metadata_convert)):
+        parts = [f"usage={int(usage)}"] if usage is not None else []
+        if convert:
+            if convert not in PROFILE_MIN_DEVICES:
+                raise BackendError(f"unknown profile {convert!r}")
+            parts.append(f"convert={convert}")
+        if parts:
+            args.append(flag + ",".join(parts))
+    return args or ["--full-balance"]
 
 
 def _subvolume_extra(sub: BtrfsSubvolume, readonly: bool) -> dict:
@@ -139,9 +172,10 @@ class BtrfsBackend:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
-    def _call(self, argv: list[str], *, env: Mapping[str, str] | None = None, check: bool = True) -> CommandResult:
+    def _call(self, argv: list[str], *, env: Mapping[str, str] | None = None, check: bool = True,
+              timeout: float | None = DEFAULT_TIMEOUT) -> CommandResult:
         try:
-            return self._runner.run(argv, env=env, check=check)
+            return self._runner.run(argv, env=env, check=check, timeout=timeout)
         except CommandError as exc:
             raise BackendError.from_command(exc) from exc
 
@@ -275,3 +309,142 @@ class BtrfsBackend:
         """Make the subvolume at absolute ``path`` read-only or writable."""
         value = "true" if readonly else "false"
         self._call(["btrfs", "property", "set", "-ts", _abs_path(path), "ro", value])
+
+    # --- filesystem life cycle ------------------------------------------------------------------
+
+    def mkfs(self, devices: Sequence[str], *, label: str, data_profile: str, metadata_profile: str,
+             force: bool = False) -> dict:
+        """Make one filesystem over ``devices``; returns its label and UUID (``-f`` overwrites a signature)."""
+        if not devices:
+            raise BackendError("mkfs.btrfs needs at least one device")
+        for profile in (data_profile, metadata_profile):
+            if profile not in PROFILE_MIN_DEVICES:
+                raise BackendError(f"unknown profile {profile!r}")
+        argv = ["mkfs.btrfs", "-L", label, "-d", data_profile, "-m", metadata_profile, *(["-f"] if force else []),
+                *(_abs_path(d, "device") for d in devices)]  # fmt: skip
+        return parse_btrfs_mkfs(self._call(argv).stdout)
+
+    def mount(self, device: str, mountpoint: str) -> None:
+        """Mount the filesystem's top level (subvolid 5) from one of its devices."""
+        self._call(["mount", "-t", "btrfs", "-o", "subvolid=5", _abs_path(device, "device"), _mountpoint(mountpoint)])
+
+    def mount_uuid(self, uuid: str, mountpoint: str) -> None:
+        """Mount the top level of the filesystem with this UUID (whichever devices hold it now)."""
+        if not _UUID_RE.fullmatch(uuid or ""):
+            raise BackendError(f"not a filesystem UUID: {uuid!r}")
+        self._call(["mount", "-t", "btrfs", "-o", "subvolid=5", f"UUID={uuid}", _mountpoint(mountpoint)])
+
+    def is_mounted(self, mountpoint: str) -> bool:
+        """Whether a filesystem is mounted exactly at ``mountpoint`` (``findmnt`` exits 1 when none is)."""
+        result = self._call(["findmnt", "--mountpoint", _mountpoint(mountpoint), "--noheadings", "--output",
+                             "FSTYPE"], check=False)  # fmt: skip
+        if result.returncode not in (0, 1):
+            raise BackendError.from_command(CommandError(result))
+        return result.returncode == 0
+
+    def unmount(self, mountpoint: str) -> None:
+        self._call(["umount", _mountpoint(mountpoint)])
+
+    def make_mountpoint(self, mountpoint: str) -> None:
+        self._call(["mkdir", "-p", _mountpoint(mountpoint)])
+
+    def remove_mountpoint(self, mountpoint: str) -> None:
+        """Remove the (empty) directory a filesystem was mounted on; a non-empty one stays."""
+        self._call(["rmdir", _mountpoint(mountpoint)])
+
+    def wipe(self, devices: Sequence[str]) -> str:
+        """Erase the filesystem signatures on ``devices`` (``wipefs -a``): what it erased, in its words."""
+        return self._call(["wipefs", "-a", *(_abs_path(d, "device") for d in devices)]).stdout
+
+    # --- balance --------------------------------------------------------------------------------
+
+    def start_balance(self, mountpoint: str, filters: Sequence[str] = ("--full-balance",)) -> RunningCommand:
+        """Start a balance in the foreground of a running command (it ends when the balance does, is paused
+        or cancelled): follow it with ``balance_status``, then ``balance_outcome``."""
+        return self._runner.start(["btrfs", "balance", "start", *filters, _mountpoint(mountpoint)])
+
+    def resume_balance(self, mountpoint: str) -> RunningCommand:
+        """Resume a paused balance, in the foreground like ``start_balance``."""
+        return self._runner.start(["btrfs", "balance", "resume", _mountpoint(mountpoint)])
+
+    @staticmethod
+    def balance_outcome(handle: RunningCommand, timeout: float | None = None) -> str:
+        """How a balance command ended: "done", "paused" or "canceled" (btrfs-progs says the last two on
+        stderr, with exit 0 or 255); any other failure is the tool's BackendError."""
+        result = handle.wait(timeout=timeout, check=False)
+        said = result.stderr.strip().splitlines()
+        outcome = next((BALANCE_OUTCOMES[line.strip()] for line in said if line.strip() in BALANCE_OUTCOMES), "")
+        if outcome:
+            return outcome
+        if result.returncode:
+            raise BackendError.from_command(CommandError(result))
+        return "done"
+
+    def pause_balance(self, mountpoint: str) -> None:
+        self._call(["btrfs", "balance", "pause", _mountpoint(mountpoint)])
+
+    def cancel_balance(self, mountpoint: str) -> None:
+        """Cancel a running or paused balance; returns once the chunk in hand is done."""
+        self._call(["btrfs", "balance", "cancel", _mountpoint(mountpoint)])
+
+    # --- devices --------------------------------------------------------------------------------
+
+    def add_device(self, mountpoint: str, device: str, *, force: bool = False) -> None:
+        self._call(["btrfs", "device", "add", *(["-f"] if force else []), _abs_path(device, "device"),
+                    _mountpoint(mountpoint)])  # fmt: skip
+
+    def start_remove_device(self, mountpoint: str, device: str | int) -> RunningCommand:
+        """Remove a device (path, or devid for a missing one): its data moves to the others first, so this
+        runs as long as that takes; the device's allocation in ``filesystem show`` shrinks meanwhile."""
+        return self._runner.start(["btrfs", "device", "remove", _device(device), _mountpoint(mountpoint)])
+
+    def start_replace(self, mountpoint: str, device: str | int, new_device: str, *,
+                      force: bool = False) -> RunningCommand:
+        """Copy ``device`` (path or devid) onto ``new_device`` in the foreground; follow ``replace_status``."""
+        return self._runner.start(["btrfs", "replace", "start", "-B", *(["-f"] if force else []), _device(device),
+                                   _abs_path(new_device, "new device"), _mountpoint(mountpoint)])  # fmt: skip
+
+    def replace_status(self, mountpoint: str) -> dict:
+        return parse_btrfs_replace_status(self._call(["btrfs", "replace", "status", "-1",
+                                                      _mountpoint(mountpoint)]).stdout)
+
+    def cancel_replace(self, mountpoint: str) -> None:
+        self._call(["btrfs", "replace", "cancel", _mountpoint(mountpoint)])
+
+    def finish_command(self, handle: RunningCommand, timeout: float | None = None) -> None:
+        """Wait for a started command; its failure is the tool's BackendError."""
+        result = handle.wait(timeout=timeout, check=False)
+        if result.returncode:
+            raise BackendError.from_command(CommandError(result))
+
+    def devices(self, mountpoint: str) -> list[dict]:
+        """Each device with its devid, path, size, allocation and error counters."""
+        mnt = _mountpoint(mountpoint)
+        return _device_dicts(self._show(mnt), self.device_stats(mnt))
+
+    def reset_device_stats(self, mountpoint: str) -> None:
+        """Print and zero every device's error counters (``device stats -z``)."""
+        self._call(["btrfs", "device", "stats", "-z", _mountpoint(mountpoint)])
+
+    # --- quotas ---------------------------------------------------------------------------------
+
+    def enable_quota(self, mountpoint: str) -> None:
+        """Turn quota groups on; the kernel then counts every subvolume's space (a rescan runs)."""
+        self._call(["btrfs", "quota", "enable", _mountpoint(mountpoint)])
+
+    def wait_quota_rescan(self, mountpoint: str) -> None:
+        """Wait until the quota rescan that enabling started has counted everything."""
+        self._call(["btrfs", "quota", "rescan", "-w", _mountpoint(mountpoint)], timeout=None)
+
+    def disable_quota(self, mountpoint: str) -> None:
+        self._call(["btrfs", "quota", "disable", _mountpoint(mountpoint)])
+
+    def qgroups(self, mountpoint: str) -> list[dict] | None:
+        """Level-0 quota groups (one per subvolume) with referenced and exclusive bytes; None when quotas are
+        off on this filesystem."""
+        result = self._call(["btrfs", "qgroup", "show", "--raw", "-r", "-e", _mountpoint(mountpoint)], check=False)
+        if result.returncode:
+            if "quotas not enabled" in result.stderr:
+                return None
+            raise BackendError.from_command(CommandError(result))
+        return [q for q in parse_btrfs_qgroup_show(result.stdout) if q["level"] == 0]

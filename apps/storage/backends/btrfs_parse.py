@@ -26,7 +26,10 @@ __all__ = [
     "parse_btrfs_filesystem_show",
     "parse_btrfs_filesystem_usage",
     "parse_btrfs_filesystems",
+    "parse_btrfs_mkfs",
     "parse_btrfs_property_ro",
+    "parse_btrfs_qgroup_show",
+    "parse_btrfs_replace_status",
     "parse_btrfs_scrub_counters",
     "parse_btrfs_scrub_status",
     "parse_btrfs_subvolume_list",
@@ -489,3 +492,77 @@ def parse_btrfs_device_stats(text: str) -> list[dict]:
     for entry in devices.values():
         entry["errors"] = min(sum(entry[k] for k in DEVICE_STAT_KEYS), MAX_INT)
     return list(devices.values())
+
+
+# --- mkfs.btrfs -L <label> ... <devices> ----------------------------------------------------
+
+_MKFS_RE = re.compile(r"^(Label|UUID):\s+(.*)$")
+
+
+@parser("mkfs.btrfs")
+def parse_btrfs_mkfs(text: str) -> dict:
+    """The label and UUID of the filesystem ``mkfs.btrfs`` just made (from its summary)."""
+    out = {"label": "", "uuid": ""}
+    for line in lines(text):
+        if m := _MKFS_RE.match(line.strip()):
+            out[m[1].lower()] = m[2].strip()
+    if not out["uuid"]:
+        raise ParseError("no UUID in the summary")
+    return out
+
+
+# --- btrfs qgroup show --raw -r -e <mnt> ----------------------------------------------------
+
+_QGROUP_RE = re.compile(r"^(?P<level>\d+)/(?P<id>\d+)\s+(?P<rfer>\d+)\s+(?P<excl>\d+)\s+(?P<max_rfer>\d+|none)"
+                        r"\s+(?P<max_excl>\d+|none)(?:\s+(?P<path>.*))?$")
+
+
+def _limit(text: str) -> int | None:
+    return None if text == "none" else _number(text)
+
+
+@parser("btrfs qgroup show")
+def parse_btrfs_qgroup_show(text: str) -> list[dict]:
+    """Every qgroup: ``qgroupid`` ("0/256"), ``level``, ``subvolid`` (the id after the slash), ``referenced``
+    and ``exclusive`` bytes, the limits (None: none) and the subvolume ``path`` as printed ("<toplevel>",
+    "<stale>" for a subvolume deleted since)."""
+    out = []
+    for line in lines(text):
+        line = line.strip()
+        if not line or line.startswith(("Qgroupid", "--")):
+            continue
+        m = _QGROUP_RE.match(line)
+        if m is None:
+            raise ParseError("not a qgroup line")
+        out.append({"qgroupid": f"{m['level']}/{m['id']}", "level": _number(m["level"]), "subvolid": _number(m["id"]),
+                    "referenced": _number(m["rfer"]), "exclusive": _number(m["excl"]),
+                    "max_referenced": _limit(m["max_rfer"]), "max_exclusive": _limit(m["max_excl"]),
+                    "path": (m["path"] or "").strip()})  # fmt: skip
+    return out
+
+
+# --- btrfs replace status -1 <mnt> ----------------------------------------------------------
+
+_REPLACE_ERRS_RE = re.compile(r"(\d+) write errs, (\d+) uncorr\. read errs")
+_REPLACE_DONE_RE = re.compile(r"^(\d+(?:\.\d+)?)% done")
+_REPLACE_ENDED_RE = re.compile(r"^Started on .+?, (finished|canceled|suspended) on .+?(?: at (\d+(?:\.\d+)?)%)?,")
+
+
+@parser("btrfs replace status")
+def parse_btrfs_replace_status(text: str) -> dict:
+    """State ("never", "running", "finished", "canceled", "suspended"), percent and error counts of the
+    current or last device replacement, as ``replace status -1`` prints it in one line."""
+    line = text.strip().splitlines()[-1].strip() if text.strip() else ""
+    out: dict = {"state": "never", "percent": 0.0, "write_errors": 0, "read_errors": 0, "text": line}
+    if m := _REPLACE_ERRS_RE.search(line):
+        out.update(write_errors=_number(m[1]), read_errors=_number(m[2]))
+    if m := _REPLACE_DONE_RE.match(line):
+        percent = float(m[1])
+        if percent > 100:
+            raise ParseError(f"percentage out of range: {m[1][:40]!r}")
+        out.update(state="running", percent=percent)
+    elif m := _REPLACE_ENDED_RE.match(line):
+        out.update(state=m[1], percent=100.0 if m[1] == "finished" else float(m[2] or 0))
+    elif line and line != "Never started":
+        raise ParseError("not a replace status line")
+    return out

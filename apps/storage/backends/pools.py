@@ -5,6 +5,7 @@ into each tool's terms; what a backend cannot do raises ``Unsupported``. Nothing
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any, NoReturn
@@ -13,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from apps.core import validators
 
-from .base import DatasetInfo, PoolInfo, ScanProgress, SnapshotInfo, VdevInfo, unsupported
+from .base import BackendError, DatasetInfo, PoolInfo, ScanProgress, SnapshotInfo, VdevInfo, unsupported
 from .btrfs import BtrfsBackend
 from .pool_properties import PoolProperty
 from .zfs import ZfsBackend
@@ -183,9 +184,29 @@ class BtrfsPool:
     read-only snapshots sit beside their source as ``<subvolume>@<name>``."""
 
     kind = "btrfs"
-    capabilities = frozenset({"balance"})
+    capabilities = frozenset({"balance", "btrfs_devices", "destroy", "quota", "unregister"})
     def __init__(self, backend: BtrfsBackend, name: str, mountpoint: str) -> None:
         self.tool, self.name, self.mountpoint = backend, name, mountpoint
+        self._sizes: dict[int, dict] | None = None
+
+    def sizes(self) -> dict[int, dict]:
+        """Referenced and exclusive bytes per subvolume id from the quota groups, read once per backend
+        object (one sync); empty when quotas are off or cannot be read (sizes are then unknown, not zero)."""
+        if self._sizes is None:
+            try:
+                groups = self.tool.qgroups(self.mountpoint) or []
+            except BackendError:
+                groups = []
+            self._sizes = {q["subvolid"]: q for q in groups}
+        return self._sizes
+
+    def _sized(self, info):
+        size = self.sizes().get(info.extra.get("id"))
+        if size is None:
+            return info
+        return dataclasses.replace(info, used_bytes=size["exclusive"], referenced_bytes=size["referenced"],
+                                   extra={**info.extra, "exclusive_bytes": size["exclusive"],
+                                          "limit_bytes": size["max_referenced"]})
 
     def dataset_name(self, name: str) -> str:
         """``name`` checked as a new subvolume: a path below the top level, with or without the label."""
@@ -206,13 +227,13 @@ class BtrfsPool:
         # The top level (subvolid 5) is a dataset too: snapshots of it, and of deleted sources, attach there.
         top = DatasetInfo(name=self.name, pool=self.name, kind="subvolume", mountpoint=self.mountpoint,
                           extra={"id": 5, "path": "", "top_level": True})
-        return [d for d in (top, *self.tool.list_subvolumes(self.mountpoint)) if _under(d.name, root)]
+        return [self._sized(d) for d in (top, *self.tool.list_subvolumes(self.mountpoint)) if _under(d.name, root)]
 
     def list_snapshots(self, root: str | None = None) -> list[SnapshotInfo]:
         snaps = [s if s.dataset else SnapshotInfo(
             name=s.name, dataset=self.name, short_name=s.short_name, created_at=s.created_at, guid=s.guid,
             extra={**s.extra, "source_missing": True}) for s in self.tool.list_snapshots(self.mountpoint)]
-        return [s for s in snaps if _under(s.name, root)]
+        return [self._sized(s) for s in snaps if _under(s.name, root)]
 
     def start_scrub(self) -> _BtrfsScrub:
         return _BtrfsScrub(self)
@@ -224,7 +245,8 @@ class BtrfsPool:
         raise unsupported("Pausing a scrub", "Btrfs")
 
     def device_stats(self) -> list[dict]:
-        return self.tool.device_stats(self.mountpoint)
+        """Per devid: path, size, allocation and error counters."""
+        return self.tool.devices(self.mountpoint)
 
     def balance_status(self) -> dict:
         return self.tool.balance_status(self.mountpoint)
@@ -302,4 +324,5 @@ class BtrfsPool:
         self._no("Export")
 
     def destroy(self, *, force: bool = False) -> None:
-        self._no("Destroying a filesystem")
+        # Unmount, then erase each device: steps with an undo, so the destroy job runs them itself.
+        self._no("Destroying a filesystem in one step")

@@ -13,11 +13,12 @@ from apps.core.runner import Runner, get_runner
 
 from .. import sync
 from ..backends import get_backend
-from ..choices import DatasetKind
-from ..models import Dataset, Pool
+from ..choices import Backend, DatasetKind
+from ..models import Dataset, Pool, Snapshot
 from .common import check, clean_properties, require_present
 
-__all__ = ["create_dataset", "dataset_name", "destroy_dataset", "rename_dataset", "update_dataset"]
+__all__ = ["create_dataset", "dataset_name", "destroy_dataset", "rename_dataset", "subvolume_dependents",
+           "update_dataset"]
 
 
 def dataset_name(pool: Pool, name: str, field: str = "name") -> str:
@@ -133,7 +134,45 @@ def rename_dataset(dataset: Dataset, new_name: str, *, actor=None, runner: Runne
     return Dataset.objects.get(pool=pool, name=new_name)
 
 
-def destroy_dataset(dataset: Dataset, *, recursive: bool = False, actor=None, runner: Runner | None = None) -> None:
-    """Destroy a dataset (with its children and snapshots when ``recursive``)."""
+def destroy_dataset(dataset: Dataset, *, recursive: bool = False, snapshots: str = "keep", actor=None,
+                    runner: Runner | None = None) -> None:
+    """Destroy a dataset (with its children and snapshots when ``recursive``). A Btrfs subvolume's snapshots
+    are subvolumes of their own: ``snapshots="keep"`` leaves them (they stay listed, under the top level once
+    their source is gone), ``"delete"`` deletes them first."""
+    if dataset.pool.backend == Backend.BTRFS:
+        return _delete_subvolume(dataset, recursive=recursive, snapshots=snapshots, runner=runner or get_runner())
     get_backend(dataset.pool, runner).destroy_dataset(dataset.name, recursive=recursive)
     sync.forget_datasets(dataset)
+    return None
+
+
+def subvolume_dependents(dataset: Dataset) -> tuple[list[Dataset], list[Snapshot]]:
+    """The subvolumes nested in a Btrfs subvolume (deepest first) and the snapshots of it and of them."""
+    nested = sorted(Dataset.objects.filter(pool=dataset.pool, gone=False, name__startswith=f"{dataset.name}/"),
+                    key=lambda d: -d.name.count("/"))
+    snaps = list(Snapshot.objects.filter(dataset__in=[dataset, *nested]).order_by("name"))
+    return nested, snaps
+
+
+def _delete_subvolume(dataset: Dataset, *, recursive: bool, snapshots: str, runner: Runner) -> None:
+    if snapshots not in ("keep", "delete"):
+        raise ServiceError("invalid", _("Say keep or delete."), field="snapshots")
+    nested, snaps = subvolume_dependents(dataset)
+    if nested and not recursive:
+        raise ServiceError("invalid", _("%(n)s holds other subvolumes (%(s)s): delete them too (recursive) or "
+                                        "first.") % {"n": dataset.name, "s": ", ".join(d.name for d in nested[:5])},
+                           field="recursive")
+    backend = get_backend(dataset.pool, runner)
+    doomed = ([s.name for s in snaps] if snapshots == "delete" else []) + [d.name for d in [*nested, dataset]]
+    done = 0
+    try:
+        for name in doomed:
+            backend.destroy_dataset(name)
+            done += 1
+    except BackendError as exc:
+        gone = ", ".join(doomed[:done]) or _("nothing")
+        raise BackendError(_("%(n)s: %(e)s Deleted before the failure: %(g)s.") % {
+            "n": doomed[done], "e": exc.message, "g": gone}, argv=exc.argv, returncode=exc.returncode) from exc
+    finally:  # re-read: kept snapshots move under the top level; the rows of what was deleted go
+        sync.refresh_pool_contents(runner, dataset.pool)
+        Dataset.objects.filter(pool=dataset.pool, name__in=doomed[:done]).delete()

@@ -50,6 +50,8 @@ __all__ = [
     "online_member",
     "pause_scrub",
     "plan_layout",
+    "refresh_pool",
+    "refuse_disks_in_use",
     "register_btrfs_pool",
     "replace_member",
     "run_add_vdevs",
@@ -57,6 +59,7 @@ __all__ = [
     "run_destroy_pool",
     "run_import_pool",
     "run_scrub",
+    "set_job_target",
     "start_scrub",
     "start_sync",
     "stop_scrub",
@@ -133,7 +136,7 @@ def _named(specs_field: str, specs: Sequence[Any], extras: dict) -> dict[str, st
     return named
 
 
-def _refuse_disks_in_use(runner: Runner, devices: dict[str, str]) -> None:
+def refuse_disks_in_use(runner: Runner, devices: dict[str, str]) -> None:
     """Refuse a device that is missing, a member of an imported pool (per zpool status), or in use per
     the host's block device list: a 400 naming the device's field before any command changes anything."""
     paths = {(d if d.startswith("/") else f"/dev/{d}"): d for d in devices}
@@ -142,9 +145,17 @@ def _refuse_disks_in_use(runner: Runner, devices: dict[str, str]) -> None:
         raise ServiceError("invalid", _("%(d)s does not exist on this host.") % {"d": ", ".join(missing)},
                            field=devices[paths[missing[0]]])
     members: dict[str, str] = {}
-    for pool in get_zfs_backend(runner).list_pools():
+    try:
+        zpools = get_zfs_backend(runner).list_pools()
+    except (BackendError, OSError):  # no ZFS on this host (a Btrfs-only one): the block device list still tells
+        zpools = []
+    for pool in zpools:
         for leaf in leaves(pool.vdevs):
             members[leaf.name] = members[PurePosixPath(leaf.name).name] = pool.name
+    for pool in Pool.objects.btrfs().filter(gone=False):
+        for dev in (pool.extra or {}).get("devices") or ():
+            if dev.get("path"):
+                members[dev["path"]] = pool.name
     busy = disks.devices_in_use(list(devices), runner)
     for dev, field in devices.items():
         owner = members.get(dev) or (members.get(PurePosixPath(dev).name) if dev.startswith("/dev/") else None)
@@ -171,13 +182,13 @@ def create_pool(name: str, *, vdevs: Sequence[Mapping] | None = None, layout: st
     fs_props = clean_properties(fs_properties or {})
     if Pool.objects.filter(backend=Backend.ZFS, name=name, gone=False).exists():
         raise ServiceError("exists", _("A pool named %(n)s already exists.") % {"n": name}, field="name")
-    _refuse_disks_in_use(runner or get_runner(), _named("vdevs" if vdevs else "disks", specs, extras))
+    refuse_disks_in_use(runner or get_runner(), _named("vdevs" if vdevs else "disks", specs, extras))
     params = {"name": name, "vdevs": specs, **extras, "mountpoint": mountpoint, "properties": props,
               "fs_properties": fs_props, "force": bool(force)}
     return jobs.enqueue("storage.pool.create", user=actor, params=params, lock_key=f"pool:{name}")
 
 
-def _set_job_target(ctx: JobContext, obj) -> None:
+def set_job_target(ctx: JobContext, obj) -> None:
     Job.objects.filter(pk=ctx.job.pk).update(target_type=ContentType.objects.get_for_model(obj),
                                              target_id=str(obj.pk), target_label=str(obj)[:255])
 
@@ -194,7 +205,7 @@ def run_create_pool(ctx: JobContext, target, *, name: str, vdevs: list, spares=(
     ctx.progress(70, _("Reading the new pool"))
     sync.sync_zfs_pool(ctx.runner, name)
     pool = Pool.objects.get(backend=Backend.ZFS, name=name)
-    _set_job_target(ctx, pool)
+    set_job_target(ctx, pool)
     ctx.log.info(f"Pool {name} is {pool.health}, {len(_spec_devices(vdevs))} devices.")
     return {"pool": pool.pk, "health": pool.health}
 
@@ -211,7 +222,7 @@ def add_vdevs(pool: Pool, *, vdevs: Sequence[Mapping] = (), layout: str = "mirro
     extras = _extras(spares, log, cache)
     if not (specs or any(extras.values())):
         raise ServiceError("invalid", _("Nothing to add."), field="vdevs")
-    _refuse_disks_in_use(runner or get_runner(), _named("vdevs" if vdevs else "devices", specs, extras))
+    refuse_disks_in_use(runner or get_runner(), _named("vdevs" if vdevs else "devices", specs, extras))
     return jobs.enqueue("storage.pool.add_vdevs", target=pool, user=actor, lock_key=pool.lock_key,
                         params={"vdevs": specs, **extras, "force": bool(force)})
 
@@ -258,7 +269,7 @@ def run_scrub(ctx: JobContext, pool: Pool, **params) -> dict:
     return {"errors": scan.errors, "state": scan.state, "events": [e.kind for e in events]}
 
 
-def _refresh(pool: Pool, runner: Runner) -> Pool:
+def refresh_pool(pool: Pool, runner: Runner) -> Pool:
     """Re-read the pool from the host; the row comes back as stored, devices included (a list read before
     the change would still show the old states)."""
     sync.apply_pool_info(pool, get_backend(pool, runner).info())
@@ -270,7 +281,7 @@ def pause_scrub(pool: Pool, *, actor=None, runner: Runner | None = None) -> Pool
     """Pause the running scrub (OpenZFS only)."""
     runner = runner or get_runner()
     get_backend(pool, runner).pause_scrub()
-    return _refresh(pool, runner)
+    return refresh_pool(pool, runner)
 
 
 def stop_scrub(pool: Pool, *, actor=None, runner: Runner | None = None) -> Pool:
@@ -302,7 +313,7 @@ def _on_member(pool: Pool, device: str, runner: Runner | None, act: Callable[[Po
     require_present(pool)
     runner = runner or get_runner()
     act(get_backend(pool, runner), _member(pool, device))
-    return _refresh(pool, runner)
+    return refresh_pool(pool, runner)
 
 
 def offline_member(pool: Pool, device: str, *, temporary: bool = False, actor=None,
@@ -324,9 +335,9 @@ def replace_member(pool: Pool, device: str, new_device: str | None = None, *, ac
     runner = runner or get_runner()
     if new_device:
         check_device(new_device, "new_device")
-        _refuse_disks_in_use(runner, {new_device: "new_device"})
+        refuse_disks_in_use(runner, {new_device: "new_device"})
     get_backend(pool, runner).replace(device, new_device or None)
-    return _refresh(pool, runner)
+    return refresh_pool(pool, runner)
 
 
 def detach_member(pool: Pool, device: str, *, actor=None, runner: Runner | None = None) -> Pool:
@@ -376,15 +387,16 @@ def run_import_pool(ctx: JobContext, target, *, name_or_guid: str, search_dirs=(
     ctx.progress(60, _("Reading the pool"))
     sync.sync_zfs_pool(ctx.runner, name)
     pool = Pool.objects.get(backend=Backend.ZFS, name=name)
-    _set_job_target(ctx, pool)
+    set_job_target(ctx, pool)
     return {"pool": pool.pk, "health": pool.health}
 
 
 def destroy_pool(pool: Pool, *, force: bool = False, actor=None) -> Job:
     """Queue destroying a pool and all its data (its operation asks for the name typed back)."""
     if "destroy" not in capabilities(pool.backend):
-        raise ServiceError("unsupported", _("Destroying a pool is a ZFS operation; a Btrfs filesystem is only "
-                                            "registered here."))
+        raise ServiceError("unsupported", _("This pool cannot be destroyed from here."))
+    if pool.backend == Backend.BTRFS:
+        require_present(pool)  # its devices are read from the mounted filesystem
     return jobs.enqueue("storage.pool.delete", target=pool, user=actor, lock_key=pool.lock_key,
                         params={"force": bool(force)})
 
@@ -396,7 +408,11 @@ def run_destroy_pool(ctx: JobContext, pool: Pool, *, force: bool = False) -> dic
         return {"destroyed": False}
     name = pool.name
     ctx.progress(20, _("Destroying pool %(n)s") % {"n": name})
-    if not pool.gone:
+    if pool.backend == Backend.BTRFS:
+        from .btrfs import run_destroy_btrfs  # noqa: PLC0415 - btrfs.py builds on this module
+
+        run_destroy_btrfs(ctx, pool)
+    elif not pool.gone:
         get_backend(pool, ctx.runner).destroy(force=force)
     pool.delete()
     return {"destroyed": name}
