@@ -19,6 +19,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 
+from apps.core.clients import SERVER_SEND
+
 from .models import ApiToken
 
 __all__ = ["OriginValidator", "TokenOrSessionAuthMiddleware", "origin_allowed"]
@@ -66,6 +68,7 @@ class OriginValidator:
             origin = dict(scope.get("headers") or []).get(b"origin")
             if origin is not None and not origin_allowed(origin.decode("latin-1"), scope):
                 return await WebsocketDenier()(scope, receive, send)
+            scope = dict(scope, **{SERVER_SEND: send})
         return await self.app(scope, receive, send)
 
 

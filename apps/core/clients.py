@@ -15,7 +15,12 @@ from functools import lru_cache
 
 from django.conf import settings
 
-__all__ = ["client_address", "from_trusted_proxy", "request_id"]
+__all__ = ["SERVER_SEND", "client_address", "from_trusted_proxy", "request_id"]
+
+# A WebSocket scope's entry for the ASGI server's own send (set by the outermost WebSocket middleware): a
+# consumer that streams many frames sends them past the session and auth wrappers, which act on the
+# handshake only, never on a ``websocket.send``.
+SERVER_SEND = "calypso.server_send"
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from apps.core.clients import SERVER_SEND
 from apps.core.permissions import perm_name, restrict
 
 from .choices import JobState
@@ -163,7 +164,9 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             if encoded:
                 self._refill()
                 self._tokens -= 1
-                await self.send(text_data=batch_frame(encoded))
+                # Straight to the server when the scope carries its send (one call, not three layers).
+                await self.scope.get(SERVER_SEND, self.base_send)({"type": "websocket.send",
+                                                                   "text": batch_frame(encoded)})
         except Exception:  # the socket went away; disconnect() cleans up
             return
         finally:

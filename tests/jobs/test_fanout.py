@@ -225,3 +225,44 @@ async def test_a_client_that_falls_behind_gets_a_resync_instead_of_a_silent_gap(
         assert after == list(range(30 - len(after), 30))  # the newest lines, in order, up to the last
     finally:
         await comm.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_frames_go_straight_to_the_server_past_the_session_wrapper(admin_user, monkeypatch):
+    from asgiref.sync import sync_to_async
+    from channels.routing import URLRouter
+    from channels.sessions import InstanceSessionWrapper
+
+    from apps.accounts.channels import TokenOrSessionAuthMiddleware
+    from apps.accounts.models import ApiToken
+    from apps.jobs.routing import websocket_urlpatterns
+
+    wrapped: list[str] = []
+    session_send = InstanceSessionWrapper.send
+
+    async def counting(self, message):
+        wrapped.append(message["type"])
+        return await session_send(self, message)
+
+    monkeypatch.setattr(InstanceSessionWrapper, "send", counting)
+    key = (await sync_to_async(ApiToken.issue)(admin_user, "tests"))[1]
+    comm = ApplicationCommunicator(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns)), {
+        "type": "websocket", "path": "/ws/jobs/", "headers": [(b"authorization", f"Token {key}".encode())],
+        "subprotocols": [], "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)})
+    await comm.send_input({"type": "websocket.connect"})
+    assert (await comm.receive_output(timeout=5))["type"] == "websocket.accept"
+    publish = Publisher()
+    try:
+        for i in range(3):
+            await publish(7, progress=i, state="running")
+        events = []
+        while len(events) < 3:
+            message = await comm.receive_output(timeout=2)
+            frame = json.loads(message["text"])
+            events += frame["events"] if frame.get("type") == "batch" else [frame]
+        assert [e["progress"] for e in events if e["job"] == 7][-1] == 2
+        assert wrapped == ["websocket.accept"]  # the frames did not go through the session wrapper
+    finally:
+        await comm.send_input({"type": "websocket.disconnect", "code": 1000})
+        await comm.wait(timeout=5)

@@ -264,6 +264,9 @@ def test_btrfs_pool_page_shows_balance_and_device_stats(calyfs, admin_browser, r
                        "delete"):
         assert f"{POOLS}{calyfs.pk}/{btrfs_only}/" in page, btrfs_only
     assert "devid" in page and "Quotas are off on calyfs: turn them on" in page
+    for button in ("pause-balance", "resume-balance", "cancel-balance"):  # buttons, greyed out with no balance
+        assert f'formaction="{POOLS}{calyfs.pk}/{button}/" disabled' in page, button
+    assert "No balance running." in page
     assert set(replay.calls) == {("btrfs", "balance", "status", BTRFS_MNT),
                                  ("btrfs", "qgroup", "show", "--raw", "-r", "-e", BTRFS_MNT),
                                  ("btrfs", "filesystem", "show", "--raw", BTRFS_MNT),

@@ -214,9 +214,8 @@ def test_a_balance_job_follows_progress_and_ends_paused(queued_balance, replay):
     _running_balance(replay, 2, "mgmt_balance_start_paused")
     _balance_reads(replay)
     done = run_job(job.pk, runner=replay)
-    assert done.state == "succeeded", done.error
-    assert done.result == {"outcome": "paused", "percent": 75.0}
-    assert "resume it to go on" in "\n".join(e.message for e in done.log_entries.all())
+    assert (done.state, done.progress) == ("cancelled", 75)  # where the balance stopped, not 100 %
+    assert done.error == "The balance was paused at 75 %: resume it to go on."
 
 
 @pytest.mark.django_db
@@ -311,3 +310,22 @@ def test_mount_refuses_a_mounted_filesystem_and_mounts_by_uuid(calyfs, replay):
     assert services.mount_registered_btrfs(runner=replay) == [f"calyfs: mounted at {MNT1}"]
     with pytest.raises(BackendError):
         BtrfsBackend(replay).mount_uuid("UUID=x,subvol=/", MNT1)  # never a second option through the UUID
+
+
+@pytest.mark.django_db
+def test_the_pool_page_offers_pause_and_cancel_while_a_balance_runs(calyfs, admin_user, browser_for, replay):
+    running = body("mgmt_balance_status_paused2").replace(MNT, MNT1).replace("is paused", "is running")
+    replay.add(["btrfs", "balance", "status", MNT1], stdout=running, returncode=1)
+    replay.add_files(FIXTURES / f"{n}.txt" for n in ("fs_show_single", "device_stats_single", "qgroup_show_off",
+                                                     "fs_usage_single", "scrub_status_finished",
+                                                     "scrub_status_finished_summary"))
+    browser = browser_for(admin_user)
+    page = browser.get(f"/admin/storage/pool/{calyfs.pk}/change/").content.decode()
+    pause = f"/admin/storage/pool/{calyfs.pk}/pause-balance/"
+    assert f'formaction="{pause}">' in page and f'formaction="/admin/storage/pool/{calyfs.pk}/resume-balance/" ' \
+                                                 "disabled" in page
+    assert "running: 3 of about 4 chunks (75.0 %)" in page
+    replay.add(["btrfs", "balance", "pause", MNT1])
+    response = browser.post(pause)
+    assert response.status_code == 302 and ("btrfs", "balance", "pause", MNT1) in replay.calls
+    assert AuditEvent.objects.filter(action="storage.pool.pause_balance", outcome="ok").exists()

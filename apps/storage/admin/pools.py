@@ -27,6 +27,8 @@ from .common import capacity_bar, size_column
 __all__ = ["PoolAdmin", "StorageEventAdmin", "vdev_tree"]
 
 MEMBER_OPERATIONS = ("offline", "online", "detach", "replace")
+BALANCE_BUTTONS = ("pause_balance", "resume_balance", "cancel_balance")  # buttons in the Balance box
+BUTTONS = (*MEMBER_OPERATIONS, *BALANCE_BUTTONS)
 
 
 def _member_buttons(vdev: Vdev, urls: dict[str, str]) -> str:
@@ -101,7 +103,7 @@ class PoolAdmin(CalypsoModelAdmin):
 
     def offered(self, request, obj=None) -> list[dict]:
         # Device operations are buttons on each device of the tree, not page links.
-        return [op for op in super().offered(request, obj) if op["name"] not in MEMBER_OPERATIONS]
+        return [op for op in super().offered(request, obj) if op["name"] not in BUTTONS]
 
     def change_context(self, request, pool: Pool) -> dict:
         offers = super().offered(request, pool)  # each operation's checks once, for the links and the buttons
@@ -110,7 +112,8 @@ class PoolAdmin(CalypsoModelAdmin):
         jobs = Job.objects.restrict(request.user, "view").filter(
             Q(target_type=pool_type, target_id=str(pool.pk)) | Q(lock_key=pool.lock_key)).order_by("-id")[:10]
         context = {
-            "pool": pool, "calypso_operations": [op for op in offers if op["name"] not in MEMBER_OPERATIONS],
+            "pool": pool, "calypso_operations": [op for op in offers if op["name"] not in BUTTONS],
+            "balance_ops": {op["name"]: op["url"] for op in offers if op["name"] in ("balance", *BALANCE_BUTTONS)},
             "member_forms": Vdev.objects.filter(pool=pool, children__isnull=True) if members else [],
             "scrub": {name: any(op["name"] == name for op in offers) for name in ("scrub", "pause_scrub", "stop_scrub")},
             "vdev_tree_html": vdev_tree(pool, members or None),

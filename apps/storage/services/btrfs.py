@@ -239,7 +239,8 @@ def resume_balance(pool: Pool, *, actor=None, runner: Runner | None = None) -> J
 @job_kind("storage.btrfs.balance", "Balance Btrfs filesystem")
 def run_balance(ctx: JobContext, pool: Pool, *, filters: Sequence[str] = ("--full-balance",),
                 resume: bool = False) -> dict:
-    """Worker side: run the balance and follow ``balance status`` until it is done, paused or cancelled."""
+    """Worker side: run the balance and follow ``balance status`` until it is done, paused or cancelled (a
+    pause or a cancel ends the job cancelled, at the percent reached, saying which)."""
     if pool is None:
         raise ServiceError("not_found", _("The filesystem is no longer managed here."))
     tool, mnt = _btrfs(pool, ctx.runner)
@@ -263,9 +264,9 @@ def run_balance(ctx: JobContext, pool: Pool, *, filters: Sequence[str] = ("--ful
     if outcome == "canceled":
         raise JobCancelled(_("The balance was cancelled at %(p)s %% before it finished.") % {
             "p": ctx.progress.percent}, undo=False)
-    if outcome == "paused":
-        ctx.log.info(f"Balance paused at {ctx.progress.percent} %; resume it to go on.")
-        return {"outcome": "paused", "percent": ctx.progress.percent}
+    if outcome == "paused":  # the job ends where the balance stopped (not at 100 %); resume is a new job
+        raise JobCancelled(_("The balance was paused at %(p)s %%: resume it to go on.") % {
+            "p": ctx.progress.percent}, undo=False)
     ctx.progress(100, _("Balance finished"))
     text = handle.wait().stdout.strip()
     ctx.log.info(text or "Balance finished.")
