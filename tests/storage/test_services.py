@@ -314,13 +314,18 @@ def test_stop_scrub_answers_the_state_after_the_stop(tank, operator_user, replay
     assert Pool.objects.get(pk=tank.pk).scan_state == "canceled"
 
 
-@pytest.mark.django_db
-def test_a_scrub_stopped_on_the_host_ends_its_job_cancelled_where_it_was(operator_user, fast_scrub, settings,
-                                                                          monkeypatch):
+@pytest.fixture
+def queued_scrub(operator_user, fast_scrub, settings) -> tuple[Pool, Job]:
+    """Pool zrecscrub (zfs-fuse) with a scrub job queued by the operator; every progress step published."""
     settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
     settings.CALYPSO_PROGRESS_PUBLISH_S = 0
     pool = Pool.objects.create(name="zrecscrub", health="ONLINE")
-    job = POOL["scrub"].run(actor=operator_user, obj=pool)
+    return pool, POOL["scrub"].run(actor=operator_user, obj=pool)
+
+
+@pytest.mark.django_db
+def test_a_scrub_stopped_on_the_host_ends_its_job_cancelled_where_it_was(queued_scrub, monkeypatch):
+    pool, job = queued_scrub
     frames = []
     monkeypatch.setattr("apps.jobs.progress.publish", lambda job_id, payload, **kw: frames.append(payload))
     monkeypatch.setattr("apps.jobs.runtime.publish", lambda job_id, payload, **kw: frames.append(payload))
@@ -337,11 +342,8 @@ def test_a_scrub_stopped_on_the_host_ends_its_job_cancelled_where_it_was(operato
 
 
 @pytest.mark.django_db
-def test_a_cancelled_scrub_job_keeps_its_last_progress(operator_user, fast_scrub, settings, monkeypatch):
-    settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
-    settings.CALYPSO_PROGRESS_PUBLISH_S = 0
-    pool = Pool.objects.create(name="zrecscrub", health="ONLINE")
-    job = POOL["scrub"].run(actor=operator_user, obj=pool)
+def test_a_cancelled_scrub_job_keeps_its_last_progress(queued_scrub, monkeypatch):
+    pool, job = queued_scrub
     frames = []
     monkeypatch.setattr("apps.jobs.runtime.publish", lambda job_id, payload, **kw: frames.append(payload))
     running = recorded("zpool_status_scrub_in_progress.txt")

@@ -35,7 +35,7 @@ def get_btrfs_backend(runner: Runner | None = None) -> BtrfsBackend:
 def get_backend(pool, runner: Runner | None = None) -> PoolBackend:
     """The backend of an inventory ``pool`` (anything with ``backend``, ``name`` and ``mountpoint``)."""
     if pool.backend == BtrfsPool.kind:
-        return BtrfsPool(get_btrfs_backend(runner), pool.name, pool.mountpoint)
+        return BtrfsPool(get_btrfs_backend(runner), pool.name, pool.mountpoint, settings.CALYPSO_BTRFS_MOUNT_ROOT)
     return ZfsPool(get_zfs_backend(runner), pool.name)
 
 

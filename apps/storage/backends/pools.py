@@ -185,8 +185,9 @@ class BtrfsPool:
 
     kind = "btrfs"
     capabilities = frozenset({"balance", "btrfs_devices", "destroy", "quota", "unregister"})
-    def __init__(self, backend: BtrfsBackend, name: str, mountpoint: str) -> None:
+    def __init__(self, backend: BtrfsBackend, name: str, mountpoint: str, mount_root: str = "") -> None:
         self.tool, self.name, self.mountpoint = backend, name, mountpoint
+        self.mount_root = mount_root  # where filesystems made here are mounted: their folders go with them
         self._sizes: dict[int, dict] | None = None
 
     def sizes(self) -> dict[int, dict]:
@@ -324,5 +325,15 @@ class BtrfsPool:
         self._no("Export")
 
     def destroy(self, *, force: bool = False) -> None:
-        # Unmount, then erase each device: steps with an undo, so the destroy job runs them itself.
-        self._no("Destroying a filesystem in one step")
+        """Unmount the top level and erase every present device's signature; when the erase fails, mount
+        it again. The mountpoint's folder goes too when it is one of the mount root's."""
+        paths = [d["path"] for d in self.tool.devices(self.mountpoint) if not d["missing"]]
+        self.tool.unmount(self.mountpoint)
+        try:
+            self.tool.wipe(paths)
+        except BackendError:
+            self.tool.mount(paths[0], self.mountpoint)
+            raise
+        if self.mount_root and PurePosixPath(self.mountpoint).is_relative_to(self.mount_root):
+            with contextlib.suppress(BackendError):
+                self.tool.remove_mountpoint(self.mountpoint)

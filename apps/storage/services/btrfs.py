@@ -9,6 +9,7 @@ the pool.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from pathlib import PurePosixPath
@@ -60,18 +61,18 @@ __all__ = [
 BTRFS_POLL_S = 2.0  # how often a balance, removal or replacement job re-reads the tool's progress
 
 
+def _follow(handle, report) -> None:
+    """Call ``report()`` every BTRFS_POLL_S seconds while the started command runs."""
+    while handle.poll() is None:
+        report()
+        time.sleep(BTRFS_POLL_S)
+
+
 def _btrfs(pool: Pool, runner: Runner | None = None) -> tuple[BtrfsBackend, str]:
     require_present(pool)
     if pool.backend != Backend.BTRFS:
         raise ServiceError("unsupported", _("This is a Btrfs operation; %(p)s is a ZFS pool.") % {"p": pool.name})
     return get_btrfs_backend(runner), pool.mountpoint
-
-
-def _quietly(func, *args) -> None:
-    try:
-        func(*args)
-    except BackendError:
-        pass
 
 
 # --- create, unregister ----------------------------------------------------------------------
@@ -155,17 +156,14 @@ def mount_btrfs_pool(pool: Pool, *, actor=None, runner: Runner | None = None) ->
 
 
 def mount_registered_btrfs(runner: Runner | None = None) -> list[str]:
-    """At start: mount each managed Btrfs filesystem that is not mounted; one line per filesystem tried,
-    saying what happened (a failure is reported, not raised: the portal starts anyway)."""
-    runner = runner or get_runner()
+    """At start: mount each managed Btrfs filesystem that is not mounted; one line per filesystem mounted or
+    failed, saying what happened (a failure is reported, not raised: the portal starts anyway)."""
     said = []
     for pool in Pool.objects.btrfs().filter(gone=False).exclude(guid=""):
-        tool = get_btrfs_backend(runner)
         try:
-            if tool.is_mounted(pool.mountpoint):
-                continue
-            tool.make_mountpoint(pool.mountpoint)
-            tool.mount_uuid(pool.guid, pool.mountpoint)
+            mount_btrfs_pool(pool, runner=runner)
+        except ServiceError:  # mounted already
+            continue
         except BackendError as exc:
             said.append(f"{pool.name}: could not mount at {pool.mountpoint}: {exc.message}")
         else:
@@ -178,20 +176,6 @@ def unregister_btrfs_pool(pool: Pool, *, actor=None) -> None:
     if pool.backend != Backend.BTRFS:
         raise ServiceError("unsupported", _("Only a Btrfs filesystem is unregistered; export a ZFS pool."))
     pool.delete()
-
-
-def run_destroy_btrfs(ctx: JobContext, pool: Pool) -> None:
-    """Worker side of destroying a Btrfs pool: unmount its top level, erase every device's signature."""
-    tool, mnt = get_btrfs_backend(ctx.runner), pool.mountpoint
-    devices = [d for d in tool.devices(mnt) if not d["missing"]]
-    paths = [d["path"] for d in devices]
-    ctx.progress(20, _("Unmounting %(m)s") % {"m": mnt})
-    tool.unmount(mnt)
-    ctx.on_undo(f"mount {mnt} again", lambda: tool.mount(paths[0], mnt))
-    ctx.progress(60, _("Erasing the filesystem from %(d)s") % {"d": ", ".join(paths)})
-    ctx.log.info(tool.wipe(paths).strip() or "wipefs erased nothing")
-    if PurePosixPath(mnt).is_relative_to(settings.CALYPSO_BTRFS_MOUNT_ROOT):
-        _quietly(tool.remove_mountpoint, mnt)
 
 
 # --- balance ---------------------------------------------------------------------------------
@@ -247,18 +231,19 @@ def run_balance(ctx: JobContext, pool: Pool, *, filters: Sequence[str] = ("--ful
     handle = tool.resume_balance(mnt) if resume else tool.start_balance(mnt, list(filters))
 
     def stop() -> None:
-        _quietly(tool.cancel_balance, mnt)
+        with contextlib.suppress(BackendError):
+            tool.cancel_balance(mnt)
         handle.kill()
 
     ctx.on_undo("cancel the balance", stop)
     ctx.progress(0, _("Balance resumed") if resume else _("Balance started"))
-    status: dict = {"percent": 0.0}
-    while handle.poll() is None:
+    def report() -> None:
         status = tool.balance_status(mnt)
         if status["state"] == "running":
             ctx.progress(min(status["percent"], 99.9), _("%(b)s of about %(t)s chunks balanced") % {
                 "b": status["chunks_balanced"], "t": status["chunks_total"]})
-        time.sleep(BTRFS_POLL_S)
+
+    _follow(handle, report)
     outcome = tool.balance_outcome(handle)
     sync.apply_pool_info(pool, tool.filesystem_info(mnt))
     if outcome == "canceled":
@@ -334,12 +319,13 @@ def run_remove_btrfs_device(ctx: JobContext, pool: Pool, *, devid: int, path: st
 
     start = allocated() or 0
     ctx.progress(0, _("Moving data off %(d)s") % {"d": name})
-    while handle.poll() is None:
+    def report() -> None:
         left = allocated()
         if start and left is not None:
             ctx.progress(min(99.9, 100 * (start - left) / start), _("%(d)s: %(l)s bytes left to move") % {
                 "d": name, "l": left})
-        time.sleep(BTRFS_POLL_S)
+
+    _follow(handle, report)
     tool.finish_command(handle)
     ctx.progress(100, _("%(d)s removed") % {"d": name})
     sync.apply_pool_info(pool, tool.filesystem_info(mnt))
@@ -370,17 +356,19 @@ def run_replace_btrfs_device(ctx: JobContext, pool: Pool, *, devid: int, path: s
     handle = tool.start_replace(mnt, path or devid, new_device, force=force)
 
     def stop() -> None:
-        _quietly(tool.cancel_replace, mnt)
+        with contextlib.suppress(BackendError):
+            tool.cancel_replace(mnt)
         handle.kill()
 
     ctx.on_undo("cancel the replacement", stop)
     name = path or f"devid {devid}"
     ctx.progress(0, _("Copying %(d)s onto %(n)s") % {"d": name, "n": new_device})
-    while handle.poll() is None:
+    def report() -> None:
         status = tool.replace_status(mnt)
         if status["state"] == "running":
             ctx.progress(min(status["percent"], 99.9), _("%(p).1f %% copied") % {"p": status["percent"]})
-        time.sleep(BTRFS_POLL_S)
+
+    _follow(handle, report)
     tool.finish_command(handle)
     status = tool.replace_status(mnt)
     if status["state"] != "finished":

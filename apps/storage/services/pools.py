@@ -408,11 +408,7 @@ def run_destroy_pool(ctx: JobContext, pool: Pool, *, force: bool = False) -> dic
         return {"destroyed": False}
     name = pool.name
     ctx.progress(20, _("Destroying pool %(n)s") % {"n": name})
-    if pool.backend == Backend.BTRFS:
-        from .btrfs import run_destroy_btrfs  # noqa: PLC0415 - btrfs.py builds on this module
-
-        run_destroy_btrfs(ctx, pool)
-    elif not pool.gone:
+    if not pool.gone:
         get_backend(pool, ctx.runner).destroy(force=force)
     pool.delete()
     return {"destroyed": name}
