@@ -2,7 +2,7 @@
 ticking the snapshot policies and the web process saving edits, each its own process on one database file.
 No write may fail with "database is locked" and no tick or edit may be lost.
 
-The soak lasts a few seconds in the quick suite and longer (CALYPSO_SQLITE_SOAK_S, 40 s) in the full one."""
+The soak lasts a few seconds in the quick suite and longer (CALYPSO_SQLITE_SOAK_S, a minute) in the full one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
-SOAK_S = float(os.environ.get("CALYPSO_SQLITE_SOAK_S", 6 if QUICK else 40))
+SOAK_S = float(os.environ.get("CALYPSO_SQLITE_SOAK_S", 6 if QUICK else 60))
 
 
 def _env(db: Path) -> dict:
