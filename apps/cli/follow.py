@@ -126,42 +126,57 @@ def _via_websocket(client: Client, job_id: int, view: ProgressView, connect: Cal
             try:
                 raw = ws.recv(timeout=QUIET_CHECK_S)
             except TimeoutError:
-                job = client.get(f"/jobs/{job_id}/")  # quiet: the row is the truth
-                view.update(job["state"], job["progress"], job["step"])
-                if job["state"] in TERMINAL_STATES:
-                    view.finish(job_id, job["state"], job.get("error") or "")
-                    return job["state"]
+                if state := _from_row(client, job_id, view):  # quiet: the row is the truth
+                    return state
                 continue
             except Exception as exc:  # closed (refused: 4401/4404, or the server went away)
                 raise WebSocketUnavailable(f"{type(exc).__name__}: {exc}") from None
-            try:
-                event = json.loads(raw)
-            except (TypeError, ValueError):
-                continue
-            if event.get("job") not in (None, job_id):
-                continue
-            kind = event.get("event")
-            if kind == "log":
-                if int(event.get("id") or 0) and int(event["id"]) <= last_log_id:
+            for event in _events(raw):
+                if event.get("job") not in (None, job_id):
                     continue
-                view.log(str(event.get("level", "")), str(event.get("message", "")), event.get("time"))
-            elif kind in ("snapshot", "progress", "state"):
-                view.update(event.get("state"), event.get("progress"), event.get("step"))
-                state = event.get("state")
-                if kind != "progress" and state in TERMINAL_STATES:
-                    view.finish(job_id, state, event.get("error") or "")
-                    return state
+                kind = event.get("event")
+                if kind == "log":
+                    if int(event.get("id") or 0) and int(event["id"]) <= last_log_id:
+                        continue
+                    view.log(str(event.get("level", "")), str(event.get("message", "")), event.get("time"))
+                elif kind == "resync":  # events were missed: the row says where the job is
+                    if state := _from_row(client, job_id, view):
+                        return state
+                elif kind in ("snapshot", "progress", "state"):
+                    view.update(event.get("state"), event.get("progress"), event.get("step"))
+                    state = event.get("state")
+                    if kind != "progress" and state in TERMINAL_STATES:
+                        view.finish(job_id, state, event.get("error") or "")
+                        return state
+
+
+def _events(raw) -> list[dict]:
+    """The events of one frame: one event, or a batch of them (``{"type": "batch", "events": [...]}``)."""
+    try:
+        frame = json.loads(raw)
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(frame, dict):
+        return []
+    events = frame.get("events") if frame.get("type") == "batch" else [frame]
+    return [e for e in events or () if isinstance(e, dict)]
+
+
+def _from_row(client: Client, job_id: int, view: ProgressView) -> str:
+    """Draw the job's row; its state when the job has ended (and the view finished), else ""."""
+    job = client.get(f"/jobs/{job_id}/")
+    view.update(job["state"], job["progress"], job["step"])
+    if job["state"] in TERMINAL_STATES:
+        view.finish(job_id, job["state"], job.get("error") or "")
+        return job["state"]
+    return ""
 
 
 def _via_polling(client: Client, job_id: int, view: ProgressView, interval: float,
                  sleep: Callable[[float], None]) -> str:
-    while True:
-        job = client.get(f"/jobs/{job_id}/")
-        view.update(job["state"], job["progress"], job["step"])
-        if job["state"] in TERMINAL_STATES:
-            view.finish(job_id, job["state"], job.get("error") or "")
-            return job["state"]
+    while not (state := _from_row(client, job_id, view)):
         sleep(interval)
+    return state
 
 
 def follow_job(client: Client, job_id: int, view: ProgressView, *, websocket: bool = True, interval: float = 1.0,

@@ -236,6 +236,31 @@ def test_follow_over_the_websocket_draws_progress_and_log_until_the_final_state(
     assert text.rstrip().endswith("Job 42 succeeded")
 
 
+def test_follow_unpacks_batch_frames_and_reads_the_row_on_a_resync():
+    batch = {"type": "batch", "events": [
+        {"event": "progress", "job": 42, "state": "running", "progress": 40, "step": "Chunk 2"},
+        {"event": "log", "job": 42, "level": "info", "message": "inside a batch", "id": 5},
+        {"event": "progress", "job": 7, "state": "running", "progress": 90, "step": "another job"}]}
+    events = [{"event": "snapshot", "job": 42, "state": "running", "progress": 0, "step": ""}, batch,
+              {"type": "batch", "events": [{"event": "resync", "job": None}]}]
+    api, out = FakeApi([("running", 0), ("succeeded", 100)]), io.StringIO()
+    state = follow_job(api, 42, ProgressView(out, tty=False), connect=lambda *a: FakeSocket(events))
+    assert state == "succeeded" and api.calls == 2  # before the stream, then the resync: no quiet wait
+    text = out.getvalue()
+    assert " 40%  running   Chunk 2" in text and "inside a batch" in text and "another job" not in text
+    assert text.rstrip().endswith("Job 42 succeeded")
+
+
+def test_a_batch_holding_the_final_state_ends_the_follow():
+    events = [{"type": "batch", "events": [
+        {"event": "progress", "job": 42, "state": "running", "progress": 100, "step": "All"},
+        {"event": "state", "job": 42, "state": "succeeded", "progress": 100, "step": "All", "error": ""}]}]
+    api = FakeApi([("running", 0)])
+    assert follow_job(api, 42, ProgressView(io.StringIO(), tty=False), connect=lambda *a: FakeSocket(events)) \
+        == "succeeded"
+    assert api.calls == 1  # the row only before the stream: the end came in the batch
+
+
 def test_follow_falls_back_to_polling_when_the_websocket_fails():
     def connect(url, token, ca_file):
         raise WebSocketUnavailable("InvalidStatus: server rejected WebSocket connection: HTTP 403")
