@@ -18,8 +18,9 @@ case "$role" in
     else
       set -- --no-proxy-headers "$@"
     fi
+    # Uncompressed WebSocket frames, as apps/core/serving.py starts it.
     exec uvicorn calypso.asgi:application --host 0.0.0.0 --port "${CALYPSO_PORT:-8000}" \
-      --ws websockets --log-level "${CALYPSO_UVICORN_LOG_LEVEL:-info}" "$@"
+      --ws websockets-sansio --ws-per-message-deflate false --log-level "${CALYPSO_UVICORN_LOG_LEVEL:-info}" "$@"
     ;;
   worker)
     # A fixed node name (set the container's hostname): a restarted worker then fails the jobs its

@@ -1,9 +1,8 @@
 """``/ws/jobs/`` streams every job the user may see; ``/ws/jobs/<id>/`` one job (same 404 rule as the API).
 
 Events come from the process's ``fanout.Hub`` and leave as frames of one event or a batch
-(``{"type": "batch", "events": [...]}``): a socket sends on average at most one frame every
-``CALYPSO_WS_FLUSH_S`` (a short burst of ``FRAME_BURST`` after a quiet spell). A state change goes out at
-once, with whatever waits before it, borrowing up to ``STATE_DEBT`` frames from the slots that follow.
+(``{"type": "batch", "events": [...]}``) when the hub ticks: at most every ``CALYPSO_WS_FLUSH_S``, and at
+once for a state change (with whatever waits before it).
 A client on ``/ws/jobs/`` may send ``{"type": "subscribe", "jobs": [ids]}`` to receive only those jobs
 (``null``: all again); the state events of jobs that appear (queued or starting) still come, and such a job
 joins the subscription. ``{"type": "ping"}`` is answered with ``{"type": "pong"}``.
@@ -12,7 +11,6 @@ joins the subscription. ``{"type": "ping"}`` is answered with ``{"type": "pong"}
 from __future__ import annotations
 
 import asyncio
-import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -30,8 +28,6 @@ __all__ = ["JobConsumer"]
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 APPEARING_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
-FRAME_BURST = 3  # frames a quiet socket may send back to back (a state change and its log line)
-STATE_DEBT = 1  # frames a state change may borrow from the slots after it
 
 
 def _snapshot(job: Job) -> dict:
@@ -53,10 +49,6 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         self._checking: dict[int, list[tuple[dict, str]]] = {}
         self.subscribed: set[int] | None = None
         self._buffer = EventBuffer(settings.CALYPSO_WS_BUFFER_LIMIT)
-        self._flush_every = settings.CALYPSO_WS_FLUSH_S
-        self._tokens, self._tokens_at = float(FRAME_BURST), time.monotonic()
-        self._flush_handle: asyncio.TimerHandle | None = None
-        self._flush_urgent = False
         self._sending: asyncio.Task | None = None
         self._ready = False
         job = None
@@ -71,7 +63,7 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         if job is not None:
             await self.send_json(_snapshot(job))
         self._ready = True
-        self._schedule_flush()
+        self._wants_flush()
 
     async def _refuse(self, code: int) -> None:
         # Accept first: a close before accept becomes a bare HTTP 403 and the client never sees the code.
@@ -81,9 +73,6 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.hub is not None:
             await self.hub.leave(self)
-        handle = getattr(self, "_flush_handle", None)
-        if handle is not None:
-            handle.cancel()
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
@@ -128,50 +117,32 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
 
     def _queue(self, event: dict, encoded: str) -> None:
         self._buffer.add(event, encoded)
-        self._schedule_flush()
+        self._wants_flush()
 
-    def _refill(self) -> float:
-        """Frames this socket may send now: one more every ``CALYPSO_WS_FLUSH_S``, at most FRAME_BURST."""
-        now = time.monotonic()
-        if self._flush_every > 0:
-            self._tokens = min(float(FRAME_BURST), self._tokens + (now - self._tokens_at) / self._flush_every)
-        else:
-            self._tokens = float(FRAME_BURST)
-        self._tokens_at = now
-        return self._tokens
+    def _wants_flush(self) -> None:
+        if self._ready and self._sending is None and self._buffer:
+            self.hub.wants_flush(self, self._buffer.urgent)
 
-    def _schedule_flush(self) -> None:
-        if not self._ready or self._sending is not None or not self._buffer:
+    def flush(self, frames: dict[tuple[str, ...], str]) -> None:
+        """The hub's tick: send what waits as one frame (``frames`` holds the tick's frames already encoded).
+        While a frame is being written, events keep conflating here and go out with the next tick after."""
+        if self._sending is not None or not self._buffer:
             return
-        urgent = self._buffer.urgent
-        if self._flush_handle is not None:
-            if not urgent or self._flush_urgent:
-                return
-            self._flush_handle.cancel()  # a state change came: it need not wait for the slot
-        # A frame takes a token. A state change may borrow up to STATE_DEBT: it goes at once unless the socket
-        # owes that much already, and the frames after it wait until the debt is paid back.
-        delay = max(0.0, ((1.0 - STATE_DEBT if urgent else 1.0) - self._refill()) * self._flush_every)
-        self._flush_urgent = urgent
-        self._flush_handle = asyncio.get_running_loop().call_later(delay, self._start_flush)
+        encoded = tuple(self._buffer.take())
+        frame = frames.get(encoded)
+        if frame is None:
+            frame = frames[encoded] = batch_frame(encoded)
+        self._sending = asyncio.get_running_loop().create_task(self._send(frame))
 
-    def _start_flush(self) -> None:
-        self._flush_handle = None
-        self._sending = asyncio.get_running_loop().create_task(self._flush())
-
-    async def _flush(self) -> None:
+    async def _send(self, frame: str) -> None:
         try:
-            encoded = self._buffer.take()
-            if encoded:
-                self._refill()
-                self._tokens -= 1
-                # Straight to the server when the scope carries its send (one call, not three layers).
-                await self.scope.get(SERVER_SEND, self.base_send)({"type": "websocket.send",
-                                                                   "text": batch_frame(encoded)})
+            # Straight to the server when the scope carries its send (one call, not three layers).
+            await self.scope.get(SERVER_SEND, self.base_send)({"type": "websocket.send", "text": frame})
         except Exception:  # the socket went away; disconnect() cleans up
             return
         finally:
             self._sending = None
-        self._schedule_flush()
+        self._wants_flush()
 
     @database_sync_to_async
     def _sees_all(self, user) -> bool:

@@ -2,9 +2,10 @@
 
 One ``Hub`` per event loop reads the all-jobs group through a single channel and hands each event, JSON
 encoded once, to every connected ``JobConsumer``. A consumer keeps what waits for its socket in an
-``EventBuffer``: progress is "latest value wins" per job, state, log and snapshot events are kept in order,
-and everything waiting goes out as one frame at most every ``CALYPSO_WS_FLUSH_S`` seconds (with a state
-change waiting, at once: see ``JobConsumer``).
+``EventBuffer``: progress is "latest value wins" per job, state, log and snapshot events are kept in order.
+The hub flushes every waiting socket together, one frame each, at most every ``CALYPSO_WS_FLUSH_S``
+seconds, and at once when a state change waits: sockets with the same events waiting share one encoded
+frame, and a socket whose previous frame is still being written keeps conflating until it is done.
 
 Nothing is dropped silently: publishers number their events (``src``/``seq``), so a hole in a publisher's
 sequence (its send failed, or the hub's channel overflowed) and a buffer that outgrew
@@ -17,9 +18,11 @@ import asyncio
 import json
 import logging
 import weakref
+from collections.abc import Sequence
 from typing import Protocol
 
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 
 from .publish import ALL_JOBS_GROUP
 
@@ -27,6 +30,7 @@ __all__ = ["EventBuffer", "Hub", "batch_frame", "get_hub", "resync_event"]
 
 log = logging.getLogger("calypso.jobs")
 HUB_CHANNEL_PREFIX = "jobshub"  # the hub's channel when it reads Redis itself (see Hub._read_redis)
+READ_BATCH = 200  # events taken from Redis at once after the blocking pop that waits for the first
 GROUP_REFRESH_S = 3600.0  # re-join the group well before the channel layer's group expiry (a day)
 
 
@@ -35,7 +39,7 @@ def resync_event(job_id: int | None = None) -> dict:
     return {"type": "job.event", "event": "resync", "job": job_id}
 
 
-def batch_frame(encoded: list[str]) -> str:
+def batch_frame(encoded: Sequence[str]) -> str:
     """One frame for the JSON-encoded events: the event itself when alone, else a batch."""
     if len(encoded) == 1:
         return encoded[0]
@@ -87,9 +91,12 @@ class EventBuffer:
 class Member(Protocol):
     def deliver(self, event: dict, encoded: str) -> None: ...
 
+    def flush(self, frames: dict[tuple[str, ...], str]) -> None: ...
+
 
 class Hub:
-    """Reads the all-jobs group once for this process and fans each event out to the members."""
+    """Reads the all-jobs group once for this process, fans each event out to the members and paces their
+    frames: members ask for a flush (``wants_flush``) and one tick sends every waiting member's frame."""
 
     def __init__(self, layer) -> None:
         self.layer = layer
@@ -98,6 +105,39 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()
         self._seq: dict[str, int] = {}
+        self.flush_s = settings.CALYPSO_WS_FLUSH_S
+        self._waiting: dict[Member, None] = {}  # members with a frame to send, in the order they asked
+        self._tick: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._tick_now = False  # the scheduled tick is an immediate one
+        self._last_tick = self._last_urgent = float("-inf")
+
+    def wants_flush(self, member: Member, urgent: bool = False) -> None:
+        """``member`` has events waiting: send them at the next tick (``urgent``: a state change, now).
+        Ticks are ``flush_s`` apart, except that a state change ticks at once when the one before it did
+        not (at most two ticks in ``flush_s``, however many jobs change state)."""
+        self._waiting[member] = None
+        if self._tick is not None and (self._tick_now or not urgent):
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        delay = self._last_tick + self.flush_s - now
+        if urgent and now - self._last_urgent >= self.flush_s:
+            delay, self._last_urgent = 0.0, now
+        if self._tick is not None:
+            self._tick.cancel()
+        self._tick_now = delay <= 0
+        self._tick = loop.call_soon(self._flush) if self._tick_now else loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._tick = None
+        self._last_tick = asyncio.get_running_loop().time()
+        waiting, self._waiting = self._waiting, {}
+        frames: dict[tuple[str, ...], str] = {}  # the same events waiting: the same frame, encoded once
+        for member in waiting:
+            try:
+                member.flush(frames)
+            except Exception:
+                log.exception("flushing job events to a socket failed")
 
     async def join(self, member: Member) -> None:
         async with self._lock:
@@ -115,6 +155,7 @@ class Hub:
     async def leave(self, member: Member) -> None:
         async with self._lock:
             self.members.discard(member)
+            self._waiting.pop(member, None)
             if self.members or self.channel is None:
                 return
             channel, self.channel = self.channel, None
@@ -133,10 +174,14 @@ class Hub:
                 await self.layer.group_add(ALL_JOBS_GROUP, self.channel)
 
     async def _read(self, channel: str) -> None:
-        await self._pump(lambda: self.layer.receive(channel))
+        async def receive() -> list[dict]:
+            return [await self.layer.receive(channel)]
+
+        await self._pump(receive)
 
     async def _read_redis(self, channel: str) -> None:
-        """``_read`` for channels_redis, one BZPOPMIN a message.
+        """``_read`` for channels_redis: a BZPOPMIN waits for the first message, then one ZPOPMIN takes what
+        else waits (up to READ_BATCH), so a busy hub makes two round trips per batch, not one per event.
 
         The layer's receive() also copies each message to a backup set and removes it afterwards (three
         more round trips, one before the message is handed over), so that a cancelled read loses nothing;
@@ -145,21 +190,24 @@ class Hub:
         name = layer.non_local_name(channel)
         key = layer.prefix + name
 
-        async def pop() -> dict:
+        async def pop() -> list[dict]:
             connection = layer.connection(layer.consistent_hash(name))
             while (popped := await connection.bzpopmin(key, timeout=layer.brpop_timeout)) is None:
                 pass
-            message = layer.deserialize(popped[1])
-            message.pop("__asgi_channel__", None)
-            return message
+            raw = [popped[1]] + [member for member, _score in await connection.zpopmin(key, READ_BATCH)]
+            messages = [layer.deserialize(item) for item in raw]
+            for message in messages:
+                message.pop("__asgi_channel__", None)
+            return messages
 
         await self._pump(pop)
 
     async def _pump(self, receive) -> None:
-        """Dispatch what ``receive()`` gives, forever; a failed read asks every client to resync."""
+        """Dispatch what ``receive()`` gives (a list of messages), forever; a failed read asks every client
+        to resync."""
         while True:
             try:
-                message = await receive()
+                messages = await receive()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -167,7 +215,8 @@ class Hub:
                 self.dispatch(resync_event(None))
                 await asyncio.sleep(1)
                 continue
-            self.dispatch(message)
+            for message in messages:
+                self.dispatch(message)
 
     def dispatch(self, message: dict) -> None:
         """Hand one event to every member; a hole in its publisher's numbering first sends a resync."""

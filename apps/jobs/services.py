@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -18,7 +19,9 @@ from .models import Job
 from .publish import publish
 from .registry import get_kind
 
-__all__ = ["cancel_job", "enqueue", "fail_jobs_of_worker", "reap_stale_jobs", "retry_job"]
+__all__ = ["cancel_job", "enqueue", "fail_jobs_of_worker", "reap_stale_jobs", "retry_job", "warm_up_sender"]
+
+log = logging.getLogger("calypso.jobs")
 
 
 def enqueue(kind: str, *, target=None, user=None, params: dict | None = None, lock_key: str | None = None,
@@ -40,6 +43,24 @@ def enqueue(kind: str, *, target=None, user=None, params: dict | None = None, lo
         retry_of=retry_of)
     transaction.on_commit(lambda: run_job_task.apply_async((job.pk,), task_id=job.celery_task_id, queue=job.queue))
     return job
+
+
+def warm_up_sender() -> bool:
+    """Do now what a process's first enqueue would otherwise wait for (~30 ms): load Celery's result
+    backend, connect to the broker and declare the jobs' queue. False (and a warning) when the broker is
+    unreachable; the first enqueue then connects, as it would have anyway."""
+    from .tasks import run_job_task
+
+    app = run_job_task.app
+    try:
+        app.backend  # noqa: B018 - built on first use otherwise
+        with app.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=1)
+            producer.maybe_declare(app.amqp.queues[settings.CELERY_TASK_DEFAULT_QUEUE])
+    except Exception:
+        log.warning("could not connect to the job queue's broker yet", exc_info=True)
+        return False
+    return True
 
 
 def cancel_job(job: Job, *, actor=None) -> Job:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.core import serving
+
 __all__ = ["Service", "Supervisor", "calypso_services", "describe_exit", "fail_jobs_of_dead_worker", "main",
            "private_redis", "wait_for_redis", "worker_node_name"]
 
@@ -331,11 +333,7 @@ def calypso_services(host: str, port: int, data_dir: Path) -> list[Service]:
     log = data_dir / "log"
     node = worker_node_name()
     return [
-        Service("web", [py, "-m", "uvicorn", "calypso.asgi:application", "--host", host, "--port", str(port),
-                        "--ws", "websockets", "--log-level", "warning",
-                        # The client is the TCP peer: forwarded headers count only from CALYPSO_TRUSTED_PROXIES,
-                        # which the portal itself checks (apps.core.clients), never uvicorn's default.
-                        "--no-proxy-headers"], cwd=BASE_DIR),
+        Service("web", serving.uvicorn_argv(py, "calypso.asgi:application", host, port), cwd=BASE_DIR),
         Service("worker", [py, "-m", "celery", "-A", "calypso", "worker", "-l", "info",
                            "-c", os.environ.get("CALYPSO_WORKER_CONCURRENCY", "2"),
                            "-Q", os.environ.get("CALYPSO_QUEUE", "calypso"), "-n", node,

@@ -295,6 +295,15 @@ def test_many_jobs_to_several_clients_deliver_every_state_change_and_the_final_p
     assert [len(mine[shown_elsewhere.pk]) for mine in seen] == [1, 1, 1, 0]
 
 
+def test_the_live_server_sends_uncompressed_frames(live, admin_user):
+    """The client offers per-message deflate (as browsers do); the server declines it: a compressor per
+    socket was the largest share of its CPU with many sockets (benchmarks/progress_load.py)."""
+    with _ws(live, "/ws/jobs/", _token(admin_user)) as ws:
+        assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+        assert ws.protocol.extensions == []
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+
+
 def test_the_live_server_believes_no_forwarded_headers(live, operator_user):
     """Behind the real ASGI server a client's own X-Forwarded-For and X-Request-ID change nothing: the
     audit trail has the TCP peer's address, and repeated guesses are locked whatever address is forged."""

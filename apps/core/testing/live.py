@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Self
 
+from apps.core import serving
+
 __all__ = ["LiveStack", "LiveStackError", "Managed", "ManagedProcesses", "free_port", "uvicorn_argv"]
 
 BASE_DIR = Path(__file__).resolve().parents[3]
@@ -57,10 +59,8 @@ def free_port() -> int:
 
 
 def uvicorn_argv(app: str, port: int, *extra: str) -> list[str]:
-    """uvicorn serving ``app`` on 127.0.0.1:``port``, warnings only, no access log, and, as ``make run``
-    starts it, no forwarded headers believed (the portal decides which proxies it trusts)."""
-    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), *extra,
-            "--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
+    """uvicorn serving ``app`` on 127.0.0.1:``port`` as ``make run`` starts it, without an access log."""
+    return [*serving.uvicorn_argv(sys.executable, app, "127.0.0.1", port), *extra, "--no-access-log"]
 
 
 class ManagedProcesses(Managed):
