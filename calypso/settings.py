@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.system",
     "apps.storage",
+    "apps.backup",
 ]
 
 MIDDLEWARE = [
@@ -299,6 +300,8 @@ CELERY_BEAT_SCHEDULE = {
     "storage.sync": {"task": "storage.sync", "schedule": env.float("CALYPSO_STORAGE_SYNC_EVERY_S", default=120.0)},
     # Snapshot policies: each tick queues the runs that are due.
     "storage.policies": {"task": "storage.run_due_policies", "schedule": env.float("CALYPSO_POLICY_TICK_S", default=60.0)},
+    # Backup tasks: each tick queues the runs that are due and inside their window.
+    "backup.tasks": {"task": "backup.run_due", "schedule": env.float("CALYPSO_BACKUP_TICK_S", default=60.0)},
 }
 
 # Storage: where a new Btrfs filesystem's top level is mounted when its form names no mountpoint.

@@ -8,6 +8,7 @@ api_v1 = [
     path("jobs/", include("apps.jobs.api.urls")),
     path("system/", include("apps.system.api.urls")),
     path("storage/", include("apps.storage.api.urls")),
+    path("backup/", include("apps.backup.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: the page loads its script from the portal, so the Content Security Policy needs no inline code.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

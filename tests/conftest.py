@@ -11,6 +11,8 @@ from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import ADMINISTRATOR, AUDITOR, OPERATOR, VIEWER, sync_roles
 from apps.core.runner import ReplayRunner, runner_override
 
+pytest_plugins = ["tests.hosts"]  # zfs-fuse pools and Btrfs filesystems for every app's integration tests
+
 
 def _user(username: str, role: str | None, **extra) -> User:
     from django.contrib.auth.models import Group

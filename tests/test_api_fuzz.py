@@ -27,11 +27,12 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import ignored_auth
 
 from apps.accounts.models import ApiToken, User
+from apps.backup.models import BackupTask, SentSnapshot, Target
 from apps.core.runner import runner_override
 from apps.core.testing.contracts import FailingRunner
 from apps.storage import sync
 from apps.storage.choices import EventKind
-from apps.storage.models import Dataset, SnapshotPolicy, StorageEvent
+from apps.storage.models import Dataset, Pool, SnapshotPolicy, StorageEvent
 from tests.storage.recordings import fuse_sync_runner
 
 EXAMPLES_PER_OPERATION = 6
@@ -63,6 +64,10 @@ def _seed() -> None:
     dataset = Dataset.objects.get(name="zrectank/data")
     SnapshotPolicy.objects.create(name="fuzz-hourly", dataset=dataset, hourly=4, daily=2)
     StorageEvent.objects.create(pool=dataset.pool, kind=EventKind.CAPACITY_80, message="Capacity above 80 %")
+    target = Target.objects.create(name="fuzz-replicas", pool=Pool.objects.get(name="zrecbig"), path="replicas")
+    task = BackupTask.objects.create(name="fuzz-data", source=dataset, target=target)
+    SentSnapshot.objects.create(task=task, snapshot=f"{task.snapshot_prefix}20261201T000000000000Z", kind="full",
+                                source_name=f"{dataset.name}@x", target_name="zrecbig/replicas/x@x", source_guid="1")
 
 
 def _aim_at_existing(case) -> None:

@@ -86,6 +86,11 @@ class JobContext:
     def check_cancelled(self) -> None:
         self.progress.check_cancelled()
 
+    def forget_undo(self) -> None:
+        """What was done stands from here on (e.g. a backup verified on its target): a later failure
+        undoes none of it."""
+        self._undo.clear()
+
     def rollback(self) -> list[str]:
         """Run the undo stack newest first; returns the errors of steps that failed."""
         errors = []
@@ -108,7 +113,7 @@ def describe_error(exc: BaseException) -> str:
     """What failed, in the tool's or service's own words."""
     stderr = getattr(exc, "stderr", "")
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    if stderr and stderr.strip() not in message:
+    if stderr and " ".join(stderr.split()) not in " ".join(message.split()):  # not already in it, however wrapped
         message = f"{message}: {stderr.strip()}"
     return message[:4000]
 

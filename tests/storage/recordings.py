@@ -6,12 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from apps.core.runner import ReplayRunner
+from tests.hosts import BTRFS_IMAGE_BYTES, BTRFS_LABEL  # the btrfs_mount fixture's filesystem
 
 __all__ = ["BTRFS_IMAGE_BYTES", "BTRFS_LABEL", "DATASET_NAMES", "FUSE", "POOL_LIST", "SNAP_GET", "degraded_status",
            "fuse_sync_runner", "known_pools", "recorded", "renamed", "under", "zfs_refresh"]
-
-BTRFS_LABEL = "calytest"  # the btrfs_mount fixture's filesystem label
-BTRFS_IMAGE_BYTES = 1 << 30  # and its sparse image (only what is written takes disk space)
 
 FUSE = Path(__file__).parent / "fixtures" / "zfs-fuse"
 POOL_LIST = ["zpool", "list", "-H", "-o", "name,size,allocated,free,capacity,dedupratio,health,guid"]

@@ -33,7 +33,7 @@ from .zfs_parse import (
     snapshots_from_values,
 )
 
-__all__ = ["OPENZFS", "ZFS_FUSE", "ZfsBackend"]
+__all__ = ["OPENZFS", "ZFS_FUSE", "ZfsBackend", "validate_names"]
 
 OPENZFS = "openzfs"
 ZFS_FUSE = "zfs-fuse"
@@ -56,6 +56,9 @@ def _names(*names: str) -> None:
     for name in names:
         if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or "//" in name or name.endswith("/"):
             raise BackendError(f"invalid ZFS name: {name!r}")
+
+
+validate_names = _names  # for the apps that build ZFS command lines of their own (backup's send/receive)
 
 
 def _host_names(*names: str) -> None:

@@ -1,0 +1,106 @@
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin import CalypsoModelAdmin, badge
+from apps.core.errors import BackendError, ServiceError
+from apps.storage.models import Dataset, Pool
+
+from . import services
+from .choices import SEND_KIND_COLORS
+from .models import BackupTask, SentSnapshot, Target
+from .operations import SENT, TARGET, TASK
+
+
+@admin.register(Target)
+class TargetAdmin(CalypsoModelAdmin):
+    list_display = ("name", "kind", "pool", "path", "description")
+    list_filter = ("kind", ("pool", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "pool__name")
+    list_select_related = ("pool",)
+    fields = services.TARGETS.fields
+    operations = TARGET
+    model_forms = True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "pool":
+            kwargs["queryset"] = Pool.objects.restrict(request.user, "change").filter(gone=False)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(BackupTask)
+class BackupTaskAdmin(CalypsoModelAdmin):
+    list_display = ("name", "source", "target", "enabled", "keep", "last_success_at", "next_due_at", "last_error_short")
+    list_filter = ("enabled", ("target", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "source__name", "target__name")
+    list_select_related = ("source__pool", "target__pool")
+    readonly_fields = ("replica", "last_run_at", "last_success_at", "last_error", "next_due_at", "chain")
+    fieldsets = (
+        (None, {"fields": ("name", "source", "target", "replica", "enabled")}),
+        (_("Schedule"), {"fields": ("interval_minutes", ("window_start", "window_end"))}),
+        (_("Retention"), {"fields": ("keep_source", "keep_target")}),
+        (_("Runs"), {"fields": ("last_run_at", "last_success_at", "next_due_at", "last_error", "chain")}),
+    )
+    operations = TASK
+    model_forms = True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "source":
+            kwargs["queryset"] = Dataset.objects.restrict(request.user, "change").filter(gone=False) \
+                .select_related("pool")
+        elif db_field.name == "target":
+            kwargs["queryset"] = Target.objects.restrict(request.user, "change").select_related("pool")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("keep (source / target)"))
+    def keep(self, obj):
+        return f"{obj.keep_source} / {obj.keep_target}"
+
+    @admin.display(description=_("last error"))
+    def last_error_short(self, obj):
+        return obj.last_error[:80] or "-"
+
+    @admin.display(description=_("replica"))
+    def replica(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        try:
+            return services.replica_of(obj).name
+        except (ServiceError, BackendError, ValueError) as exc:
+            return str(exc)
+
+    @admin.display(description=_("chain (newest first)"))
+    def chain(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        rows = list(obj.sent.order_by("-snapshot")[:30])
+        if not rows:
+            return _("Nothing sent yet.")
+        lines = format_html("".join(["<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"]
+                                    * len(rows)),
+                            *[value for row in rows for value in (
+                                row.snapshot, badge(row.get_kind_display(), SEND_KIND_COLORS.get(row.kind, "grey")),
+                                row.base or "-", f"{row.bytes:,} B", _("verified") if row.verified else _("unverified"),
+                                ", ".join(w for w, on in ((_("source"), row.on_source), (_("target"), row.on_target))
+                                          if on) or _("pruned"))])
+        return format_html('<table class="calypso-chain"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+                           "<th>{}</th></tr>{}</table>", _("snapshot"), _("kind"), _("base"), _("sent"),
+                           _("verification"), _("held on"), lines)
+
+
+@admin.register(SentSnapshot)
+class SentSnapshotAdmin(CalypsoModelAdmin):
+    list_display = ("snapshot", "task", "kind_badge", "base", "bytes", "seconds", "verified", "on_source", "on_target",
+                    "created")
+    list_filter = ("kind", "verified", "on_source", "on_target", ("task", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("snapshot", "task__name")
+    list_select_related = ("task",)
+    date_hierarchy = "created"
+    readonly_fields = ("task", "job", "snapshot", "kind", "base", "source_name", "target_name", "source_guid",
+                       "target_guid", "bytes", "seconds", "verified", "on_source", "on_target", "created")
+    fields = readonly_fields
+    operations = SENT
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_badge(self, obj):
+        return badge(obj.get_kind_display(), SEND_KIND_COLORS.get(obj.kind, "grey"))

@@ -1,0 +1,44 @@
+from rest_framework import serializers
+
+from apps.backup.models import BackupTask, SentSnapshot, Target
+from apps.core.serializers import RestrictedRelatedField
+from apps.storage.models import Dataset, Pool
+
+__all__ = ["BackupTaskSerializer", "SentSnapshotSerializer", "TargetSerializer"]
+
+
+class TargetSerializer(serializers.ModelSerializer):
+    """Field checks give 400s naming the field; the service re-validates (pool present, path)."""
+
+    pool = RestrictedRelatedField(queryset=Pool.objects.filter(gone=False), action="change")
+    pool_name = serializers.CharField(source="pool.name", read_only=True)
+
+    class Meta:
+        model = Target
+        fields = ("id", "name", "kind", "pool", "pool_name", "path", "description", "created", "updated")
+        read_only_fields = ("created", "updated")
+
+
+class BackupTaskSerializer(serializers.ModelSerializer):
+    source = RestrictedRelatedField(queryset=Dataset.objects.filter(gone=False).select_related("pool"),
+                                    action="change")
+    target = RestrictedRelatedField(queryset=Target.objects.select_related("pool"), action="change")
+    source_name = serializers.CharField(source="source.name", read_only=True)
+    target_name = serializers.CharField(source="target.name", read_only=True)
+
+    class Meta:
+        model = BackupTask
+        fields = ("id", "name", "source", "source_name", "target", "target_name", "enabled", "interval_minutes",
+                  "window_start", "window_end", "keep_source", "keep_target", "last_run_at", "last_success_at",
+                  "last_error", "next_due_at", "created", "updated")
+        read_only_fields = ("last_run_at", "last_success_at", "last_error", "next_due_at", "created", "updated")
+
+
+class SentSnapshotSerializer(serializers.ModelSerializer):
+    task_name = serializers.CharField(source="task.name", read_only=True)
+
+    class Meta:
+        model = SentSnapshot
+        fields = ("id", "task", "task_name", "job", "snapshot", "kind", "base", "source_name", "target_name",
+                  "source_guid", "target_guid", "bytes", "seconds", "verified", "on_source", "on_target", "created")
+        read_only_fields = fields

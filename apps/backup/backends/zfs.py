@@ -1,0 +1,76 @@
+"""ZFS replication: ``zfs send [-i base] ds@snap | zfs receive replica``; identities are snapshot GUIDs,
+which a receive keeps. Listing, creating and destroying go through the storage app's ZfsBackend."""
+
+from __future__ import annotations
+
+from apps.core.errors import BackendError
+from apps.core.runner import Runner
+from apps.storage.backends.zfs import ZfsBackend, validate_names
+
+from .base import Replica, SideSnapshot
+
+__all__ = ["ZfsStream"]
+
+
+class ZfsStream:
+    kind = "zfs"
+
+    def __init__(self, zfs: ZfsBackend, runner: Runner) -> None:
+        self.zfs, self.runner = zfs, runner
+
+    def _snapshots(self, dataset: str, prefix: str) -> list[SideSnapshot]:
+        found = [s for s in self.zfs.list_snapshots(dataset) if s.dataset == dataset and s.short_name.startswith(prefix)]
+        return sorted((SideSnapshot(s.short_name, s.name, s.guid) for s in found), key=lambda s: s.key)
+
+    def source_snapshots(self, dataset: str, prefix: str) -> list[SideSnapshot]:
+        """The task's snapshots of ``dataset``, oldest first (names carry their UTC time)."""
+        return self._snapshots(dataset, prefix)
+
+    def _exists(self, name: str) -> bool:
+        validate_names(name)
+        return self.runner.run(["zfs", "list", "-H", "-o", "name", name], check=False).returncode == 0
+
+    def replica_snapshots(self, replica: Replica, prefix: str) -> list[SideSnapshot]:
+        """The replica's snapshots from this task, oldest first; none while the replica does not exist."""
+        if not self._exists(replica.name):
+            return []
+        return self._snapshots(replica.name, prefix)
+
+    def prepare_replica(self, replica: Replica) -> None:
+        """Create the replica's parent datasets when missing (the receive creates the replica itself)."""
+        parent = replica.name.rpartition("/")[0]
+        chain = parent.split("/")
+        for depth in range(2, len(chain) + 1):  # the pool itself exists
+            name = "/".join(chain[:depth])
+            if not self._exists(name):
+                self.zfs.create_dataset(name)
+
+    def send_argv(self, snapshot: SideSnapshot, base: SideSnapshot | None) -> list[str]:
+        return ["zfs", "send", *(["-i", base.name] if base else []), snapshot.name]
+
+    def receive_argv(self, replica: Replica) -> list[str]:
+        """``-u``: the replica is not mounted, so nothing on this host can change it between runs (a mounted
+        file system changes when merely read, and a changed replica refuses the next incremental)."""
+        return ["zfs", "receive", "-u", replica.name]
+
+    def after_receive(self, replica: Replica, first: bool) -> None:
+        """A new replica is also made read-only, for whoever mounts it later (zfs-fuse shows the property
+        but does not apply it to its FUSE mounts). Receiving into a read-only dataset still works."""
+        if first:
+            self.zfs.set_properties(replica.name, {"readonly": "on"})
+
+    def discard_partial(self, replica: Replica, key: str | None = None) -> list[str]:
+        """Nothing to do: a failed ``zfs receive`` (without -s) leaves no snapshot behind."""
+        return []
+
+    def destroy_replica_snapshots(self, replica: Replica, snapshots: list[SideSnapshot]) -> None:
+        if snapshots:
+            self.zfs.destroy_snapshots(replica.name, [s.key for s in snapshots])
+
+    def identity(self, name: str) -> str:
+        """The GUID the host reports for snapshot ``name`` (what verification compares)."""
+        dataset, _, key = name.partition("@")
+        for snap in self.zfs.list_snapshots(dataset):
+            if snap.name == name:
+                return snap.guid
+        raise BackendError(f"{name} does not exist")

@@ -1,0 +1,157 @@
+"""What the operator wants backed up (targets, tasks) and what was sent (the chain of each task).
+
+A task replicates one source dataset (ZFS filesystem or Btrfs subvolume) to a target: it takes its own
+snapshot on the source (``calypso-<task>-<UTC time>``), sends it in full or from the newest snapshot both
+sides hold, verifies what arrived, and prunes its own snapshots on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import CalypsoModel
+from apps.jobs.models import Job
+from apps.storage.choices import Backend
+from apps.storage.models import Dataset, Named, Pool
+
+from .choices import SendKind, TargetKind
+
+__all__ = ["SNAPSHOT_PREFIX", "BackupTask", "SentSnapshot", "Target", "validate_target_path"]
+
+SNAPSHOT_PREFIX = "calypso"  # a task's snapshots: calypso-<task id>-<YYYYmmddTHHMMSSZ>
+_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$")
+
+
+def validate_target_path(value: str) -> None:
+    """Names joined by "/", each starting with a letter or digit (no "..", no leading "/")."""
+    if value and (not _PATH.match(value) or len(value) > 200):
+        raise ValidationError(_("Give names joined by /, each of letters, digits, _ . : - (not starting "
+                                "with a dot), e.g. replicas/office."), code="invalid_path")
+
+
+class Target(Named, CalypsoModel):
+    """A place replicas go: a ZFS pool or Btrfs filesystem on this host, under ``path``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=TargetKind.choices, default=TargetKind.LOCAL)
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="backup_targets",
+                             help_text=_("The ZFS pool or Btrfs filesystem that receives the replicas."))
+    path = models.CharField(max_length=200, blank=True, validators=[validate_target_path], help_text=_(
+        "Under the pool: the dataset (ZFS) or directory (Btrfs) replicas go in, created when missing, e.g. "
+        "replicas. Empty: the pool's top level."))
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def clean(self) -> None:
+        if self.pool_id is not None and self.pool.gone:
+            raise ValidationError({"pool": _("%(n)s is no longer on the host.") % {"n": self.pool.name}})
+
+
+class BackupTask(Named, CalypsoModel):
+    """Replicate a dataset to a target on a schedule, keeping ``keep_source`` and ``keep_target`` of its own
+    snapshots on each side (never the newest one both sides hold: the next run's incremental base)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    source = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="backup_tasks",
+                               help_text=_("ZFS filesystem or Btrfs subvolume to back up."))
+    target = models.ForeignKey(Target, on_delete=models.PROTECT, related_name="tasks")
+    enabled = models.BooleanField(default=True)
+    interval_minutes = models.PositiveIntegerField(default=1440, help_text=_(
+        "Minutes between scheduled runs (1440: daily)."))
+    window_start = models.TimeField(null=True, blank=True, help_text=_(
+        "Scheduled runs start only between these times (UTC); empty: at any time."))
+    window_end = models.TimeField(null=True, blank=True)
+    keep_source = models.PositiveIntegerField(default=7, help_text=_("The task's snapshots kept on the source."))
+    keep_target = models.PositiveIntegerField(default=30, help_text=_("Replicated snapshots kept on the target."))
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: due at the next beat tick."))
+
+    observed_fields = ("last_run_at", "last_success_at", "last_error", "next_due_at")
+
+    class Meta:
+        ordering = ("name",)
+        permissions = [("run_backuptask", "Can run a backup task now")]
+
+    @property
+    def lock_key(self) -> str:
+        return f"backup:{self.pk}"
+
+    @property
+    def snapshot_prefix(self) -> str:
+        return f"{SNAPSHOT_PREFIX}-{self.pk}-"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        for field in ("keep_source", "keep_target", "interval_minutes"):
+            if getattr(self, field) is not None and getattr(self, field) < 1:
+                errors[field] = _("Give at least 1.")
+        if (self.window_start is None) != (self.window_end is None):
+            errors["window_end" if self.window_end is None else "window_start"] = _(
+                "Give both ends of the window, or neither.")
+        if self.source_id is not None:
+            errors.update(self._source_errors())
+        if self.source_id is not None and self.target_id is not None and not errors:
+            errors.update(self._target_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _source_errors(self) -> dict[str, str]:
+        source = self.source
+        if source.gone:
+            return {"source": _("%(n)s is no longer on the host.") % {"n": source.name}}
+        if source.pool.backend == Backend.BTRFS and not source.relative_path:
+            return {"source": _("Back up a subvolume, not the top level of a Btrfs filesystem.")}
+        if source.extra.get("received"):
+            return {"source": _("%(n)s is itself a received replica.") % {"n": source.name}}
+        return {}
+
+    def _target_errors(self) -> dict[str, str]:
+        source, pool = self.source, self.target.pool
+        if pool.backend != source.pool.backend:
+            return {"target": _("%(s)s is %(a)s and %(t)s is %(b)s: a replica goes to a pool of the same kind.") % {
+                "s": source.name, "a": source.pool.get_backend_display(), "t": self.target.name,
+                "b": pool.get_backend_display()}}
+        twin = BackupTask.objects.filter(source_id=self.source_id, target_id=self.target_id).exclude(pk=self.pk)
+        if twin.exists():
+            return {"target": _("Task %(t)s already copies %(s)s to %(g)s (one replica per source and target).") % {
+                "t": twin.first().name, "s": source.name, "g": self.target.name}}
+        root = f"{pool.name}/{self.target.path}".rstrip("/")
+        if pool.pk == source.pool_id and (root == source.name or root.startswith(f"{source.name}/")):
+            return {"target": _("%(t)s lies inside %(s)s: the replica would be part of what it copies.") % {
+                "t": self.target.name, "s": source.name}}
+        return {}
+
+
+class SentSnapshot(CalypsoModel):
+    """One snapshot a task sent, as verification measured it; ``on_source``/``on_target`` follow pruning."""
+
+    task = models.ForeignKey(BackupTask, on_delete=models.CASCADE, related_name="sent")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    snapshot = models.CharField(max_length=255, help_text=_("The snapshot's name (after @ for ZFS)."))
+    kind = models.CharField(max_length=16, choices=SendKind.choices)
+    base = models.CharField(max_length=255, blank=True, help_text=_("The incremental base; empty for a full send."))
+    source_name = models.CharField(max_length=1024)
+    target_name = models.CharField(max_length=1024)
+    source_guid = models.CharField(max_length=64, help_text=_("ZFS GUID or Btrfs UUID of the source snapshot."))
+    target_guid = models.CharField(max_length=64, blank=True, help_text=_(
+        "What the target reports: the received snapshot's GUID (ZFS) or received UUID (Btrfs)."))
+    bytes = models.BigIntegerField(default=0, help_text=_("Stream bytes sent."))
+    seconds = models.FloatField(default=0)
+    verified = models.BooleanField(default=False)
+    on_source = models.BooleanField(default=True)
+    on_target = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ("-created",)
+        constraints = [models.UniqueConstraint(fields=("task", "snapshot"), name="backup_sent_once_per_task")]
+
+    def __str__(self) -> str:
+        return f"{self.task.name}: {self.snapshot}"

@@ -1,0 +1,37 @@
+"""Every backup operation, declared once; the API viewsets and the admin pages point at these sets."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.operations import Operation, Operations
+
+from . import services
+from .api import serializers
+from .models import BackupTask, SentSnapshot, Target
+
+__all__ = ["SENT", "TARGET", "TASK"]
+
+TARGET = Operations(
+    Target,
+    Operation("create", services.TARGETS.create, input=serializers.TargetSerializer, detail=False,
+              example={"name": "replicas", "pool": 1, "path": "replicas"}),
+    Operation("update", services.TARGETS.update, input=serializers.TargetSerializer, partial=True,
+              example={"description": "second pool"}),
+    Operation("delete", services.TARGETS.delete, help=_("Replicas already sent stay on the pool.")),
+)
+
+TASK = Operations(
+    BackupTask,
+    Operation("create", services.TASKS.create, input=serializers.BackupTaskSerializer, detail=False,
+              example={"name": "home-nightly", "source": 1, "target": 1, "keep_source": 7, "keep_target": 30}),
+    Operation("update", services.TASKS.update, input=serializers.BackupTaskSerializer, partial=True,
+              example={"keep_target": 60}),
+    Operation("delete", services.TASKS.delete, help=_("Its snapshots and replicas stay on the hosts.")),
+    Operation("run", services.start_backup_run, job=True, bulk=True, label=_("Run now"),
+              help=_("Snapshot, send (incrementally when both sides share a snapshot), verify and prune now.")),
+    Operation("retention", services.retention_dry_run, method="get", permission="view", label=_("Retention dry run"),
+              help=_("What pruning would destroy now on each side, and why each snapshot stays.")),
+)
+
+SENT = Operations(SentSnapshot)

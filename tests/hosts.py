@@ -1,0 +1,161 @@
+"""Host fixtures every app's integration tests share (root and the real tools): one zfs-fuse daemon for the
+run with throwaway pools on sparse files, and loop-mounted Btrfs filesystems. Loaded by tests/conftest.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from apps.core.errors import BackendError
+from apps.core.runner import LocalRunner
+from apps.core.testing import require_root, require_tools
+from apps.storage.backends.btrfs import BtrfsBackend
+from apps.storage.backends.zfs import ZfsBackend
+
+__all__ = ["BTRFS_IMAGE_BYTES", "BTRFS_LABEL", "btrfs_factory", "btrfs_mount", "zfs_backend", "zfs_daemon",
+           "zfs_mirror_pool", "zfs_pool_factory"]
+
+BTRFS_LABEL = "calytest"  # the btrfs_mount fixture's filesystem label
+BTRFS_IMAGE_BYTES = 1 << 30  # and its sparse image (only what is written takes disk space)
+
+
+ZFS_PIDFILE = "/run/calypso-test-zfs-fuse.pid"
+
+
+def _zpool_answers() -> bool:
+    try:
+        return subprocess.run(["zpool", "list"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def zfs_daemon() -> Iterator[None]:
+    """zfs-fuse for the whole run: reuse a running one, else start ours (own session) and stop it by PID."""
+    require_root()
+    require_tools("zpool", "zfs", "zfs-fuse")
+    if _zpool_answers():
+        yield
+        return
+    proc = subprocess.Popen(  # its own session, like `setsid`: a signal to our group never reaches it
+        ["zfs-fuse", "--no-daemon", "-p", ZFS_PIDFILE],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _zpool_answers():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            pytest.fail("zfs-fuse did not start")
+        time.sleep(0.2)
+    yield
+    _stop(proc)
+
+
+@pytest.fixture
+def zfs_backend(zfs_daemon: None) -> ZfsBackend:
+    """A ZfsBackend on this host through the real LocalRunner."""
+    return ZfsBackend(LocalRunner())
+
+
+def _cleanup_pool(backend: ZfsBackend, name: str, search_dir: Path) -> None:
+    try:
+        backend.destroy_pool(name, force=True)
+    except BackendError:
+        try:  # a test may have left it exported
+            backend.import_pool(name, [str(search_dir)], force=True)
+            backend.destroy_pool(name, force=True)
+        except BackendError:
+            pass
+
+
+@pytest.fixture
+def zfs_pool_factory(zfs_backend: ZfsBackend, tmp_path: Path) -> Iterator[Callable[..., tuple[str, Path]]]:
+    """make(layout, files=N) -> (unique pool name, dir of its sparse image files); destroyed afterwards."""
+    made: list[tuple[str, Path]] = []
+
+    def make(layout: str = "mirror", files: int = 2, size: str = "128M") -> tuple[str, Path]:
+        name = f"ztest{uuid.uuid4().hex[:10]}"
+        disk_dir = tmp_path / name
+        disk_dir.mkdir()
+        devices = [str(disk_dir / f"d{i}.img") for i in range(files)]
+        for dev in devices:
+            subprocess.run(["truncate", "-s", size, dev], check=True)
+        made.append((name, disk_dir))
+        zfs_backend.create_pool(
+            name, [{"type": layout, "devices": devices}], mountpoint=str(tmp_path / f"{name}-mnt"), force=True
+        )
+        return name, disk_dir
+
+    yield make
+    for name, disk_dir in reversed(made):
+        _cleanup_pool(zfs_backend, name, disk_dir)
+        shutil.rmtree(disk_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def zfs_mirror_pool(zfs_pool_factory: Callable[..., tuple[str, Path]]) -> tuple[str, Path]:
+    """A fresh two-way mirror pool on sparse files."""
+    return zfs_pool_factory("mirror", 2)
+
+
+def _forget_scrub_records(uuid: str) -> None:
+    # btrfs-progs keeps scrub results per filesystem uuid; this filesystem is gone after the test.
+    for prefix in ("scrub.status.", "scrub.progress."):
+        Path("/var/lib/btrfs", prefix + uuid).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def btrfs_factory(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """make(label=BTRFS_LABEL, size=BTRFS_IMAGE_BYTES) -> the mountpoint of a fresh Btrfs filesystem on a
+    sparse loop-mounted image; every one is torn down completely afterwards."""
+    require_root()
+    require_tools("btrfs", "mkfs.btrfs", "losetup", "mount")
+    runner = LocalRunner()
+    made: list[tuple[str, str, Path, str]] = []
+
+    def make(label: str = BTRFS_LABEL, size: int = BTRFS_IMAGE_BYTES) -> str:
+        image, mnt = tmp_path / f"{label}-{uuid.uuid4().hex[:6]}.img", tmp_path / f"mnt-{uuid.uuid4().hex[:6]}"
+        mnt.mkdir()
+        with image.open("wb") as fh:
+            fh.truncate(size)
+        runner.run(["mkfs.btrfs", "-q", "-L", label, str(image)])
+        loop = runner.run(["losetup", "--find", "--show", str(image)]).stdout.strip()
+        made.append((str(mnt), loop, image, ""))
+        runner.run(["mount", loop, str(mnt)])
+        made[-1] = (str(mnt), loop, image, BtrfsBackend(runner).filesystem_info(str(mnt)).guid)
+        return str(mnt)
+
+    yield make
+    for mnt, loop, image, fs_uuid in reversed(made):
+        runner.run(["umount", mnt], check=False)
+        runner.run(["losetup", "-d", loop], check=False)
+        image.unlink(missing_ok=True)
+        if fs_uuid:
+            _forget_scrub_records(fs_uuid)
+
+
+@pytest.fixture
+def btrfs_mount(btrfs_factory: Callable[..., str]) -> str:
+    """A fresh Btrfs filesystem (label BTRFS_LABEL) on a sparse image, loop-mounted; torn down afterwards."""
+    return btrfs_factory()
