@@ -270,6 +270,8 @@ SPECTACULAR_SETTINGS = {
         "StorageEventKindEnum": "apps.storage.choices.EventKind",
         "OnOffEnum": [("on", "on"), ("off", "off")],
         "BtrfsProfileEnum": "apps.storage.inputs.PROFILES",
+        "BackupCompressionEnum": "apps.backup.choices.Compression",
+        "ZfsCompressionEnum": "apps.storage.inputs.ZFS_COMPRESSION",
     },
 }
 
@@ -306,6 +308,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Storage: where a new Btrfs filesystem's top level is mounted when its form names no mountpoint.
 CALYPSO_BTRFS_MOUNT_ROOT = env("CALYPSO_BTRFS_MOUNT_ROOT", default="/mnt/calypso")
+
+# Backup: this appliance's directory in backup repositories (default: the host name).
+CALYPSO_BACKUP_CLIENT = env("CALYPSO_BACKUP_CLIENT", default="")
 
 # Health: how long the Celery check waits for a busy worker's answer to its ping.
 CALYPSO_HEALTH_CELERY_TIMEOUT_S = env.float("CALYPSO_HEALTH_CELERY_TIMEOUT_S", default=2.0)

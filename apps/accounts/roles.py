@@ -1,8 +1,8 @@
 """The four roles as groups with model permissions, kept in step with the installed apps.
 
 - Administrator: every permission.
-- Operator: runs the appliance (every permission of the operational apps); may look up users,
-  not manage them; no access to the audit trail.
+- Operator: runs the appliance (every permission of the operational apps but exporting the backup
+  key); may look up users, not manage them; no access to the audit trail.
 - Auditor: read-only on everything, the audit trail included.
 - Viewer: read-only on the operational apps; no audit trail, no users.
 """
@@ -18,6 +18,8 @@ ADMINISTRATOR, OPERATOR, AUDITOR, VIEWER = "Administrator", "Operator", "Auditor
 ROLES = (ADMINISTRATOR, OPERATOR, AUDITOR, VIEWER)
 # Apps whose objects are the appliance itself (pools, shares, jobs, schedules...).
 PLATFORM_APPS = ("admin", "auth", "contenttypes", "sessions", "guardian", "accounts", "audit")
+# Operational permissions only an administrator holds: whoever exports the backup key can read every backup.
+ADMINISTRATOR_ONLY = ("export_backupkey",)
 
 
 def _role_permissions(role: str):
@@ -27,7 +29,8 @@ def _role_permissions(role: str):
     if role == ADMINISTRATOR:
         return perms
     if role == OPERATOR:
-        return perms.filter(operational | (view & Q(content_type__app_label="accounts")))
+        return perms.filter(operational | (view & Q(content_type__app_label="accounts"))).exclude(
+            codename__in=ADMINISTRATOR_ONLY)
     if role == AUDITOR:
         return perms.filter(view)
     return perms.filter(view & operational)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -8,8 +9,8 @@ from apps.storage.models import Dataset, Pool
 
 from . import services
 from .choices import SEND_KIND_COLORS
-from .models import BackupTask, SentSnapshot, Target
-from .operations import SENT, TARGET, TASK
+from .models import BackupKey, BackupTask, SentSnapshot, Target
+from .operations import KEY, SENT, TARGET, TASK
 
 
 @admin.register(Target)
@@ -20,6 +21,7 @@ class TargetAdmin(CalypsoModelAdmin):
     list_select_related = ("pool",)
     fields = services.TARGETS.fields
     operations = TARGET
+    row_operations = True
     model_forms = True
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -38,6 +40,7 @@ class BackupTaskAdmin(CalypsoModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "source", "target", "replica", "enabled")}),
         (_("Schedule"), {"fields": ("interval_minutes", ("window_start", "window_end"))}),
+        (_("Stream files (repositories)"), {"fields": ("strategy", "compression")}),
         (_("Retention"), {"fields": ("keep_source", "keep_target")}),
         (_("Runs"), {"fields": ("last_run_at", "last_success_at", "next_due_at", "last_error", "chain")}),
     )
@@ -60,10 +63,12 @@ class BackupTaskAdmin(CalypsoModelAdmin):
     def last_error_short(self, obj):
         return obj.last_error[:80] or "-"
 
-    @admin.display(description=_("replica"))
+    @admin.display(description=_("copies go to"))
     def replica(self, obj):
         if obj is None or obj.pk is None:
             return "-"
+        if obj.target.is_repository:
+            return f"{obj.target.path}/{services.repository.client_name()}/<YYYYMM>/full|incremental/"
         try:
             return services.replica_of(obj).name
         except (ServiceError, BackendError, ValueError) as exc:
@@ -92,15 +97,33 @@ class BackupTaskAdmin(CalypsoModelAdmin):
 class SentSnapshotAdmin(CalypsoModelAdmin):
     list_display = ("snapshot", "task", "kind_badge", "base", "bytes", "seconds", "verified", "on_source", "on_target",
                     "created")
+    row_operations = True
     list_filter = ("kind", "verified", "on_source", "on_target", ("task", admin.RelatedOnlyFieldListFilter))
     search_fields = ("snapshot", "task__name")
     list_select_related = ("task",)
     date_hierarchy = "created"
     readonly_fields = ("task", "job", "snapshot", "kind", "base", "source_name", "target_name", "source_guid",
-                       "target_guid", "bytes", "seconds", "verified", "on_source", "on_target", "created")
+                       "target_guid", "bytes", "seconds", "path", "sha256", "compression", "recipient", "verified",
+                       "verified_at", "on_source", "on_target", "created")
     fields = readonly_fields
     operations = SENT
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_badge(self, obj):
         return badge(obj.get_kind_display(), SEND_KIND_COLORS.get(obj.kind, "grey"))
+
+
+@admin.register(BackupKey)
+class BackupKeyAdmin(CalypsoModelAdmin):
+    list_display = ("name", "recipient", "created", "exported_at")
+    readonly_fields = ("name", "recipient", "created", "exported_at")
+    fields = readonly_fields
+    operations = KEY
+    row_operations = True
+
+    def operation_done(self, request, op, obj, result):
+        if op.name != "export":
+            return super().operation_done(request, op, obj, result)
+        return TemplateResponse(request, "admin/backup/backupkey/exported.html", {
+            **self.admin_site.each_context(request), "title": _("Backup key %(n)s") % {"n": obj.name}, "opts": self.opts,
+            "object": obj, "original": obj, "key": result})

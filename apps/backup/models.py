@@ -13,14 +13,16 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.crypto import EncryptedTextField
 from apps.core.models import CalypsoModel
 from apps.jobs.models import Job
 from apps.storage.choices import Backend
 from apps.storage.models import Dataset, Named, Pool
 
-from .choices import SendKind, TargetKind
+from .choices import Compression, SendKind, Strategy, TargetKind
 
-__all__ = ["SNAPSHOT_PREFIX", "BackupTask", "SentSnapshot", "Target", "validate_target_path"]
+__all__ = ["SNAPSHOT_PREFIX", "BackupKey", "BackupTask", "SentSnapshot", "Target", "validate_repository_path",
+           "validate_target_path"]
 
 SNAPSHOT_PREFIX = "calypso"  # a task's snapshots: calypso-<task id>-<YYYYmmddTHHMMSSZ>
 _PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$")
@@ -34,23 +36,49 @@ def validate_target_path(value: str) -> None:
 
 
 class Target(Named, CalypsoModel):
-    """A place replicas go: a ZFS pool or Btrfs filesystem on this host, under ``path``."""
+    """Where backups go: a ZFS pool or Btrfs filesystem on this host that receives replicas (``local``, under
+    ``path``), or a repository: a directory (``path``, absolute; a mounted share, say) of encrypted stream files."""
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=TargetKind.choices, default=TargetKind.LOCAL)
-    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="backup_targets",
-                             help_text=_("The ZFS pool or Btrfs filesystem that receives the replicas."))
-    path = models.CharField(max_length=200, blank=True, validators=[validate_target_path], help_text=_(
-        "Under the pool: the dataset (ZFS) or directory (Btrfs) replicas go in, created when missing, e.g. "
-        "replicas. Empty: the pool's top level."))
+    pool = models.ForeignKey(Pool, null=True, blank=True, on_delete=models.PROTECT, related_name="backup_targets",
+                             help_text=_("Replicas: the ZFS pool or Btrfs filesystem that receives them."))
+    path = models.CharField(max_length=1024, blank=True, help_text=_(
+        "Replicas: the dataset (ZFS) or directory (Btrfs) under the pool they go in, created when missing, e.g. "
+        "replicas (empty: the pool's top level). Repository: the directory of the stream files, e.g. "
+        "/mnt/nas/backups."))
     description = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ("name",)
 
+    @property
+    def is_repository(self) -> bool:
+        return self.kind == TargetKind.REPOSITORY
+
     def clean(self) -> None:
-        if self.pool_id is not None and self.pool.gone:
+        if self.is_repository:
+            if self.pool_id is not None:
+                raise ValidationError({"pool": _("A repository is a directory: give its path, not a pool.")})
+            validate_repository_path(self.path)
+            return
+        if self.pool_id is None:
+            raise ValidationError({"pool": _("Choose the pool that receives the replicas.")})
+        if self.pool.gone:
             raise ValidationError({"pool": _("%(n)s is no longer on the host.") % {"n": self.pool.name}})
+        try:
+            validate_target_path(self.path)
+        except ValidationError as exc:
+            raise ValidationError({"path": exc.messages}) from exc
+
+
+def validate_repository_path(value: str) -> None:
+    """An absolute directory path without "..", ".", empty or "-"-leading parts."""
+    parts = value.split("/")[1:]
+    if not value.startswith("/") or value == "/" or any(p in ("", ".", "..") or p.startswith("-") or "\x00" in p
+                                                          for p in parts):
+        raise ValidationError({"path": _("Give the repository directory as an absolute path, e.g. /mnt/nas/backups "
+                                         "(no . or .. parts).")})
 
 
 class BackupTask(Named, CalypsoModel):
@@ -67,8 +95,14 @@ class BackupTask(Named, CalypsoModel):
     window_start = models.TimeField(null=True, blank=True, help_text=_(
         "Scheduled runs start only between these times (UTC); empty: at any time."))
     window_end = models.TimeField(null=True, blank=True)
+    strategy = models.CharField(max_length=24, choices=Strategy.choices, default=Strategy.INCREMENTAL_FOREVER,
+                                help_text=_("Repositories: a full stream each month and incrementals in between "
+                                            "(restores read at most a month of files), or incrementals forever."))
+    compression = models.CharField(max_length=8, choices=Compression.choices, default=Compression.ZSTD,
+                                   help_text=_("Repositories: zstd, or gzip where only gzip can read them."))
     keep_source = models.PositiveIntegerField(default=7, help_text=_("The task's snapshots kept on the source."))
-    keep_target = models.PositiveIntegerField(default=30, help_text=_("Replicated snapshots kept on the target."))
+    keep_target = models.PositiveIntegerField(default=30, help_text=_(
+        "Replicas: snapshots kept on the target. Repositories: chains kept (a full stream and its incrementals)."))
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -114,19 +148,24 @@ class BackupTask(Named, CalypsoModel):
         return {}
 
     def _target_errors(self) -> dict[str, str]:
-        source, pool = self.source, self.target.pool
-        if pool.backend != source.pool.backend:
-            return {"target": _("%(s)s is %(a)s and %(t)s is %(b)s: a replica goes to a pool of the same kind.") % {
-                "s": source.name, "a": source.pool.get_backend_display(), "t": self.target.name,
-                "b": pool.get_backend_display()}}
+        source, target = self.source, self.target
         twin = BackupTask.objects.filter(source_id=self.source_id, target_id=self.target_id).exclude(pk=self.pk)
         if twin.exists():
-            return {"target": _("Task %(t)s already copies %(s)s to %(g)s (one replica per source and target).") % {
-                "t": twin.first().name, "s": source.name, "g": self.target.name}}
-        root = f"{pool.name}/{self.target.path}".rstrip("/")
+            return {"target": _("Task %(t)s already copies %(s)s to %(g)s (one copy per source and target).") % {
+                "t": twin.first().name, "s": source.name, "g": target.name}}
+        if target.is_repository:
+            return {}
+        if self.strategy != Strategy.INCREMENTAL_FOREVER:
+            return {"strategy": _("A replica is kept up to date incrementally: monthly fulls are for repositories.")}
+        pool = target.pool
+        if pool.backend != source.pool.backend:
+            return {"target": _("%(s)s is %(a)s and %(t)s is %(b)s: a replica goes to a pool of the same kind.") % {
+                "s": source.name, "a": source.pool.get_backend_display(), "t": target.name,
+                "b": pool.get_backend_display()}}
+        root = f"{pool.name}/{target.path}".rstrip("/")
         if pool.pk == source.pool_id and (root == source.name or root.startswith(f"{source.name}/")):
             return {"target": _("%(t)s lies inside %(s)s: the replica would be part of what it copies.") % {
-                "t": self.target.name, "s": source.name}}
+                "t": target.name, "s": source.name}}
         return {}
 
 
@@ -143,7 +182,13 @@ class SentSnapshot(CalypsoModel):
     source_guid = models.CharField(max_length=64, help_text=_("ZFS GUID or Btrfs UUID of the source snapshot."))
     target_guid = models.CharField(max_length=64, blank=True, help_text=_(
         "What the target reports: the received snapshot's GUID (ZFS) or received UUID (Btrfs)."))
-    bytes = models.BigIntegerField(default=0, help_text=_("Stream bytes sent."))
+    bytes = models.BigIntegerField(default=0, help_text=_("Stream bytes sent (as stored, for a stream file)."))
+    path = models.CharField(max_length=1024, blank=True, help_text=_(
+        "Repositories: the stream file, relative to the repository."))
+    sha256 = models.CharField(max_length=64, blank=True, help_text=_("Repositories: SHA-256 of the stream file."))
+    compression = models.CharField(max_length=8, blank=True)
+    recipient = models.CharField(max_length=100, blank=True, help_text=_("The age key the file is encrypted to."))
+    verified_at = models.DateTimeField(null=True, blank=True, help_text=_("When the file was last read back whole."))
     seconds = models.FloatField(default=0)
     verified = models.BooleanField(default=False)
     on_source = models.BooleanField(default=True)
@@ -152,6 +197,26 @@ class SentSnapshot(CalypsoModel):
     class Meta:
         ordering = ("-created",)
         constraints = [models.UniqueConstraint(fields=("task", "snapshot"), name="backup_sent_once_per_task")]
+        permissions = [("restore_sentsnapshot", "Can restore from a sent snapshot")]
 
     def __str__(self) -> str:
         return f"{self.task.name}: {self.snapshot}"
+
+
+class BackupKey(CalypsoModel):
+    """The age key pair stream files are encrypted to: made on first use, its secret half stored encrypted.
+    Whoever holds the exported secret can restore a stream file with age and the ZFS or Btrfs tools alone."""
+
+    name = models.CharField(max_length=100, unique=True, default="default")
+    recipient = models.CharField(max_length=100, help_text=_("The public half (age1...)."))
+    secret = EncryptedTextField(help_text=_("AGE-SECRET-KEY-1...: stored encrypted, shown only on export."))
+    exported_at = models.DateTimeField(null=True, blank=True)
+
+    secret_fields = ("secret",)
+
+    class Meta:
+        ordering = ("name",)
+        permissions = [("export_backupkey", "Can export the backup encryption key")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.recipient[:16]}...)"

@@ -6,11 +6,11 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.operations import Operation, Operations
 
-from . import services
+from . import inputs, keys, services
 from .api import serializers
-from .models import BackupTask, SentSnapshot, Target
+from .models import BackupKey, BackupTask, SentSnapshot, Target
 
-__all__ = ["SENT", "TARGET", "TASK"]
+__all__ = ["KEY", "SENT", "TARGET", "TASK"]
 
 TARGET = Operations(
     Target,
@@ -30,8 +30,24 @@ TASK = Operations(
     Operation("delete", services.TASKS.delete, help=_("Its snapshots and replicas stay on the hosts.")),
     Operation("run", services.start_backup_run, job=True, bulk=True, label=_("Run now"),
               help=_("Snapshot, send (incrementally when both sides share a snapshot), verify and prune now.")),
+    Operation("verify", services.start_verify, job=True, permission="run", label=_("Verify now"),
+              when=lambda task: task.target.is_repository,
+              help=_("Read every stream file of the task back and check it against its manifest's SHA-256.")),
     Operation("retention", services.retention_dry_run, method="get", permission="view", label=_("Retention dry run"),
               help=_("What pruning would destroy now on each side, and why each snapshot stays.")),
 )
 
-SENT = Operations(SentSnapshot)
+SENT = Operations(
+    SentSnapshot,
+    Operation("restore", services.start_restore, input=inputs.RestoreInput, job=True,
+              label=_("Restore"), when=lambda sent: bool(sent.path) and sent.on_target,
+              example={"pool": 1, "name": "restored-data"},
+              help=_("Check every file of the chain up to this snapshot, then receive them into a new dataset "
+                     "(never over existing data) and check the result's identity.")),
+)
+
+KEY = Operations(
+    BackupKey,
+    Operation("export", keys.export_key, permission="export", label=_("Export key"),
+              help=keys.EXPORT_WARNING),
+)

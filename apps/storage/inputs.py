@@ -137,6 +137,7 @@ class RegisterInput(serializers.Serializer):
                                        help_text=_("Where the filesystem's top level (subvolid 5) is mounted."))
 
 
+ZFS_COMPRESSION = sorted(ENUM_PROPERTIES["compression"])  # named in the API schema (ENUM_NAME_OVERRIDES)
 PROFILES = [("single", _("single (no redundancy)")), ("dup", _("dup (two copies on one device)")),
             ("raid0", _("raid0 (striped)")), ("raid1", _("raid1 (two copies on two devices)")),
             ("raid1c3", _("raid1c3 (three copies)")), ("raid1c4", _("raid1c4 (four copies)")),

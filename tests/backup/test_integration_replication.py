@@ -3,13 +3,8 @@ loop-mounted filesystems; every run through the task's job, as the portal runs i
 
 from __future__ import annotations
 
-import contextlib
-import filecmp
 import os
 import subprocess
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,55 +13,17 @@ from apps.backup import services
 from apps.backup.models import SentSnapshot
 from apps.core.runner import LocalRunner
 from apps.jobs.choices import JobState
-from apps.jobs.models import Job
-from apps.jobs.runtime import run_job
 from apps.storage import sync
 from apps.storage.models import Dataset, Pool, Snapshot
 from apps.storage.services import register_btrfs_pool
 
+from .helpers import run_task as _run
+from .helpers import same_tree as _same_tree
+from .helpers import write_files as _write
+from .helpers import zfs_guid as _zfs_guid
+from .helpers import zfs_snapshot_tree as _zfs_snapshot_tree
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-def _write(root: Path, files: dict[str, bytes]) -> None:
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-
-def _same_tree(a: Path, b: Path) -> bool:
-    """Byte for byte: the same names and contents below both directories."""
-    cmp = filecmp.dircmp(a, b, ignore=[".zfs"])
-    if cmp.left_only or cmp.right_only or cmp.funny_files:
-        return False
-    _match, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
-    return not mismatch and not errors and all(_same_tree(a / d, b / d) for d in cmp.common_dirs)
-
-
-def _run(task, runner) -> Job:
-    job = run_job(services.start_backup_run(task).pk, runner=runner)
-    assert job is not None
-    return job
-
-
-@contextlib.contextmanager
-def _zfs_snapshot_tree(snapshot: str) -> Iterator[Path]:
-    """The files of ``snapshot``, through a clone mounted beside it (removed afterwards)."""
-    clone = f"{snapshot.partition('/')[0]}/check-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["zfs", "clone", snapshot, clone], check=True)
-    try:
-        yield Path(subprocess.run(["zfs", "get", "-H", "-o", "value", "mountpoint", clone], capture_output=True,
-                                  text=True, check=True).stdout.strip())
-    finally:  # zfs-fuse says "busy" for about a second after a change
-        for _ in range(50):
-            if subprocess.run(["zfs", "destroy", clone], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-
-
-def _zfs_guid(name: str) -> str:
-    return subprocess.run(["zfs", "get", "-H", "-p", "-o", "value", "guid", name], check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 @pytest.fixture

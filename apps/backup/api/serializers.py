@@ -1,10 +1,10 @@
 from rest_framework import serializers
 
-from apps.backup.models import BackupTask, SentSnapshot, Target
+from apps.backup.models import BackupKey, BackupTask, SentSnapshot, Target
 from apps.core.serializers import RestrictedRelatedField
 from apps.storage.models import Dataset, Pool
 
-__all__ = ["BackupTaskSerializer", "SentSnapshotSerializer", "TargetSerializer"]
+__all__ = ["BackupKeySerializer", "BackupTaskSerializer", "SentSnapshotSerializer", "TargetSerializer"]
 
 
 class TargetSerializer(serializers.ModelSerializer):
@@ -29,7 +29,7 @@ class BackupTaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = BackupTask
         fields = ("id", "name", "source", "source_name", "target", "target_name", "enabled", "interval_minutes",
-                  "window_start", "window_end", "keep_source", "keep_target", "last_run_at", "last_success_at",
+                  "window_start", "window_end", "strategy", "compression", "keep_source", "keep_target", "last_run_at", "last_success_at",
                   "last_error", "next_due_at", "created", "updated")
         read_only_fields = ("last_run_at", "last_success_at", "last_error", "next_due_at", "created", "updated")
 
@@ -40,5 +40,15 @@ class SentSnapshotSerializer(serializers.ModelSerializer):
     class Meta:
         model = SentSnapshot
         fields = ("id", "task", "task_name", "job", "snapshot", "kind", "base", "source_name", "target_name",
-                  "source_guid", "target_guid", "bytes", "seconds", "verified", "on_source", "on_target", "created")
+                  "source_guid", "target_guid", "bytes", "seconds", "path", "sha256", "compression", "recipient",
+                  "verified", "verified_at", "on_source", "on_target", "created")
+        read_only_fields = fields
+
+
+class BackupKeySerializer(serializers.ModelSerializer):
+    """The public half only: the secret leaves through the audited export operation alone."""
+
+    class Meta:
+        model = BackupKey
+        fields = ("id", "name", "recipient", "created", "exported_at")
         read_only_fields = fields

@@ -7,4 +7,5 @@ router = SimpleRouter()
 router.register("targets", views.TargetViewSet, basename="target")
 router.register("tasks", views.BackupTaskViewSet, basename="backuptask")
 router.register("sent-snapshots", views.SentSnapshotViewSet, basename="sentsnapshot")
+router.register("keys", views.BackupKeyViewSet, basename="backupkey")
 urlpatterns = router.urls

@@ -1,10 +1,10 @@
 from apps.backup import filters, operations
-from apps.backup.models import BackupTask, SentSnapshot, Target
+from apps.backup.models import BackupKey, BackupTask, SentSnapshot, Target
 from apps.core.api import CalypsoViewSet
 
 from . import serializers
 
-__all__ = ["BackupTaskViewSet", "SentSnapshotViewSet", "TargetViewSet"]
+__all__ = ["BackupKeyViewSet", "BackupTaskViewSet", "SentSnapshotViewSet", "TargetViewSet"]
 
 
 class TargetViewSet(CalypsoViewSet):
@@ -34,3 +34,10 @@ class SentSnapshotViewSet(CalypsoViewSet):
     search_fields = ("snapshot",)
     ordering_fields = ("created", "snapshot", "bytes")
     operations = operations.SENT
+
+
+class BackupKeyViewSet(CalypsoViewSet):
+    queryset = BackupKey.objects.all()
+    serializer_class = serializers.BackupKeySerializer
+    ordering_fields = ("name", "created")
+    operations = operations.KEY

@@ -124,8 +124,11 @@ def operation_routes() -> list[OperationRoute]:
 
 def sample(model: type[models.Model], **fields: Any) -> models.Model:
     """A saved instance of ``model`` with valid values in every required field (model_bakery)."""
-    from model_bakery import baker
+    from model_bakery import baker, generators
 
+    from apps.core.crypto import EncryptedTextField
+
+    generators.add(EncryptedTextField, lambda: "sample secret")  # a text field to baker, ciphertext in the row
     return baker.make(model, **fields)
 
 

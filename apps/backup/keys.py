@@ -1,0 +1,81 @@
+"""The age key pair stream files are encrypted to: made with ``age-keygen`` on first use, the secret half
+kept encrypted in the database (apps.core.crypto), handed to ``age -d`` in a private file only while a
+restore runs, and shown to an operator only by an audited export."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import BackendError, ServiceError
+from apps.core.runner import CommandError, Runner
+
+from .models import BackupKey
+
+__all__ = ["EXPORT_WARNING", "backup_key", "export_key", "identity_file", "parse_age_keygen"]
+
+_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+_SECRET = re.compile(r"^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$")
+EXPORT_WARNING = _("Keep a copy of this key off the appliance (a password manager, a printed copy in a safe): "
+                   "without it no stream file can be restored, by Calypso or anyone else. Whoever holds it can "
+                   "read every backup.")
+
+
+def parse_age_keygen(stdout: str) -> tuple[str, str]:
+    """(recipient, secret) from ``age-keygen``'s output ("# public key: age1..." and the secret line)."""
+    recipient = secret = ""
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("# public key:"):
+            recipient = line.partition(":")[2].strip()
+        elif line.startswith("AGE-SECRET-KEY-"):
+            secret = line
+    if not _RECIPIENT.match(recipient) or not _SECRET.match(secret):
+        raise BackendError("age-keygen printed no key pair this version of Calypso can read")
+    return recipient, secret
+
+
+def backup_key(runner: Runner) -> BackupKey:
+    """The default key, made now if there is none yet."""
+    key = BackupKey.objects.filter(name="default").first()
+    if key is not None:
+        return key
+    try:
+        recipient, secret = parse_age_keygen(runner.run(["age-keygen"]).stdout)
+    except CommandError as exc:
+        raise BackendError.from_command(exc) from exc
+    try:
+        with transaction.atomic():
+            return BackupKey.objects.create(name="default", recipient=recipient, secret=secret)
+    except IntegrityError:  # another run made it first: use that one
+        return BackupKey.objects.get(name="default")
+
+
+def export_key(key: BackupKey, *, actor=None) -> dict:
+    """The key pair, for the operator to keep a copy off the appliance (audited by its operation)."""
+    BackupKey.objects.filter(pk=key.pk).update(exported_at=timezone.now())
+    return {"name": key.name, "recipient": key.recipient, "secret": key.secret, "warning": str(EXPORT_WARNING),
+            "file": f"# public key: {key.recipient}\n{key.secret}\n"}
+
+
+@contextlib.contextmanager
+def identity_file(recipient: str) -> Iterator[Path]:
+    """The secret of the key ``recipient`` names, in a file only this process's user can read, removed
+    afterwards (``age -d -i`` reads identities from files)."""
+    key = BackupKey.objects.filter(recipient=recipient).first()
+    if key is None:
+        raise ServiceError("key_missing", _(
+            "The stream files are encrypted to %(r)s, a key this appliance does not hold. Import the exported "
+            "key file (see the README's disaster recovery section), then restore again.") % {"r": recipient})
+    with tempfile.TemporaryDirectory(prefix="calypso-age-") as private:  # created 0700
+        path = Path(private, "identity")
+        path.touch(mode=0o600)
+        path.write_text(f"{key.secret}\n")
+        yield path

@@ -1,0 +1,274 @@
+"""Stream files: each run writes ``send | compress | age -r <key>`` into a repository file through a tap
+that hashes it, reads the file back whole before it counts, keeps chains (a full stream and its
+incrementals; the seeds' monthly full + daily incremental by default) and prunes whole chains only.
+Restores verify every file of the chain before receiving anything; "verify now" re-reads every file."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.core.errors import ServiceError
+from apps.core.runner import Runner, get_runner
+from apps.jobs import services as jobs
+from apps.jobs.models import Job
+from apps.jobs.registry import job_kind
+from apps.jobs.runtime import JobContext
+from apps.storage import sync
+from apps.storage.models import Pool
+
+from .. import keys, retention
+from ..backends import get_stream_backend
+from ..backends.base import Replica, SideSnapshot
+from ..choices import SendKind, Strategy
+from ..models import BackupTask, SentSnapshot
+from ..repository import Repository, StreamFile, chain_to, prune_chains, sha256_file, stream_name
+from .common import flat_name, moment, stream
+from .replication import prune_source, take_snapshot
+
+__all__ = ["COMPRESS", "DECOMPRESS", "back_up", "client_name", "dry_run", "run_restore", "run_verify",
+           "start_restore", "start_verify"]
+
+COMPRESS = {"zstd": ["zstd", "-1", "-T0", "-q", "-c"], "gzip": ["gzip", "-6", "-c"]}
+DECOMPRESS = {"zstd": ["zstd", "-d", "-q", "-c"], "gzip": ["gzip", "-d", "-c"]}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+
+
+def client_name() -> str:
+    """This appliance's directory in repositories (CALYPSO_BACKUP_CLIENT, else the host name)."""
+    name = settings.CALYPSO_BACKUP_CLIENT or socket.gethostname().split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name) or "calypso"
+
+
+def _repository(task: BackupTask) -> Repository:
+    repo = Repository(task.target.path)
+    why = repo.check()
+    if why:
+        raise ServiceError("repository_unavailable", _("The repository %(t)s cannot be written: %(w)s. Mount or "
+                                                       "create it, then run again.") % {"t": task.target.name, "w": why})
+    return repo
+
+
+def _base(task: BackupTask, streams: list[StreamFile], source: list[SideSnapshot], at: datetime) -> StreamFile | None:
+    """The newest stream that ends a chain and whose snapshot the source still holds (same identity): the
+    next incremental's base. None: a full stream (also at the start of each month with monthly fulls)."""
+    held = {s.key: s.identity for s in source}
+    for candidate in reversed(streams):
+        chain = chain_to(streams, candidate.snapshot)
+        if chain and held.get(candidate.snapshot) == candidate.source_identity:
+            if task.strategy == Strategy.MONTHLY_FULL and chain[0].month != f"{at:%Y%m}":
+                return None
+            return candidate
+    return None
+
+
+def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
+    repo, client, flat = _repository(task), client_name(), flat_name(task)
+    for path in repo.leftovers(client, flat):  # an interrupted run's: never complete, so never kept
+        path.unlink(missing_ok=True)
+        ctx.log.warning(f"Removed {path}: an unfinished write of an earlier run")
+    backend = get_stream_backend(task.source.pool, ctx.runner)
+    source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
+    streams = repo.streams(client, flat)
+    base = _base(task, streams, source, at)
+    estimate = None if base else (task.source.referenced_bytes or task.source.used_bytes)
+    if estimate and estimate > repo.free_bytes():
+        raise ServiceError("target_too_small", _("A full stream of %(s)s may need up to %(n)s bytes and %(r)s has "
+                                                 "%(f)s free. Free space there, then run again.") % {
+            "s": task.source.name, "n": estimate, "r": repo.root, "f": repo.free_bytes()})
+    ctx.log.info(f"{len(streams)} stream file(s) of {task.source.name} in {repo.root}; "
+                 f"{f'incremental from {base.snapshot}' if base else 'full stream'}")
+    key = keys.backup_key(ctx.runner)
+    name = f"{task.snapshot_prefix}{at:%Y%m%dT%H%M%S%fZ}"
+    new = take_snapshot(ctx, task, backend, name)
+    kind = SendKind.INCREMENTAL if base else SendKind.FULL
+    relative = stream_name(client, f"{at:%Y%m}", kind, flat, name, backend.kind, task.compression)
+    partial = repo.partial_for(relative)
+    ctx.on_undo(f"remove {partial}", lambda: partial.unlink(missing_ok=True))
+    base_side = next((s for s in source if base and s.key == base.snapshot), None)
+    result = stream(ctx, [backend.send_argv(new, base_side), COMPRESS[task.compression], ["age", "-r", key.recipient]],
+                    sink=partial, digest=True, estimate=estimate)
+    ctx.progress(92, _("Reading %(f)s back") % {"f": relative})
+    written, size = sha256_file(partial), partial.stat().st_size
+    if written != result.sha256 or size != result.bytes:
+        raise ServiceError("verify_failed", _(
+            "%(f)s reads back as %(n)s bytes with SHA-256 %(w)s, but %(m)s bytes with %(s)s were written: the "
+            "repository's storage cannot be trusted. Check it, then run again.") % {
+            "f": relative, "n": size, "w": written, "m": result.bytes, "s": result.sha256})
+    record = StreamFile(path=relative, source=task.source.name, snapshot=name, base=base.snapshot if base else "",
+                        kind=kind, tool=backend.kind, compression=task.compression, recipient=key.recipient,
+                        source_identity=new.identity, stream_bytes=size, sha256=written,
+                        created=timezone.now().isoformat())
+    repo.complete(relative, record)
+    SentSnapshot.objects.create(
+        task=task, job=ctx.job, snapshot=name, kind=kind, base=record.base, source_name=new.name,
+        target_name=str(repo.root / relative), source_guid=new.identity, bytes=size,
+        seconds=round(result.seconds, 3), verified=True, verified_at=timezone.now(), path=relative, sha256=written,
+        compression=task.compression, recipient=key.recipient)
+    ctx.forget_undo()  # written, read back and complete: from here on the backup stands
+    rate = result.bytes / max(result.seconds, 1e-3) / 2**20
+    ctx.log.info(f"Wrote {kind} {relative}: {size} bytes in {result.seconds:.2f} s ({rate:.1f} MiB/s), "
+                 f"SHA-256 {written}, read back and verified")
+    pruned = _prune(ctx, task, repo, client, flat)
+    return {"snapshot": name, "kind": kind, "base": record.base, "file": relative, "bytes": size, "sha256": written,
+            "seconds": round(result.seconds, 3), "mib_s": round(rate, 1), "verified": True, **pruned}
+
+
+def _plan(task: BackupTask, source: list[SideSnapshot], streams: list[StreamFile]):
+    doomed = prune_chains(streams, task.keep_target)
+    kept = [s.snapshot for s in streams if s not in doomed]
+    source_plan = retention.prune_plan([s.key for s in source], kept, task.keep_source, max(len(kept), 1))
+    return doomed, source_plan
+
+
+def _prune(ctx: JobContext, task: BackupTask, repo: Repository, client: str, flat: str) -> dict:
+    ctx.progress(95, _("Pruning"))
+    backend = get_stream_backend(task.source.pool, ctx.runner)
+    source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
+    doomed, source_plan = _plan(task, source, repo.streams(client, flat))
+    for old in doomed:
+        repo.remove(old)
+        ctx.log.info(f"Removed {old.path} (a chain beyond the newest {task.keep_target})")
+    SentSnapshot.objects.filter(task=task, path__in=[s.path for s in doomed]).update(on_target=False)
+    prune_source(ctx, task, source_plan.source)
+    return {"pruned_source": list(source_plan.source), "pruned_files": [s.path for s in doomed],
+            "base_kept": source_plan.common}
+
+
+def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
+    """Which chains (whole) and source snapshots pruning would remove now, and why the rest stays."""
+    repo, client, flat = Repository(task.target.path), client_name(), flat_name(task)
+    backend = get_stream_backend(task.source.pool, runner or get_runner())
+    source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
+    streams = repo.streams(client, flat)
+    doomed, plan = _plan(task, source, streams)
+    lines = [line for line in plan.lines if line.startswith("source")]
+    lines += [f"repository: {'destroy' if s in doomed else 'keep'} {s.path}" for s in streams]
+    return {"task": task.pk, "repository": str(repo.root), "base": plan.common, "destroy_source": list(plan.source),
+            "destroy_target": [s.path for s in doomed], "lines": lines}
+
+
+# ------------------------------------------------------------------ verify now
+def start_verify(task: BackupTask, *, actor=None) -> Job:
+    """Queue a read-back of every stream file of the task (its checksum against the manifest)."""
+    if not task.target.is_repository:
+        raise ServiceError("not_a_repository", _("Verify reads stream files back; %(t)s holds replicas, which "
+                                                 "every run verifies.") % {"t": task.target.name})
+    return jobs.enqueue("backup.verify", target=task, user=actor, lock_key=task.lock_key)
+
+
+@job_kind("backup.verify", "Verify backup files")
+def run_verify(ctx: JobContext, task: BackupTask, **params) -> dict:
+    """Worker side: read every complete stream file back and compare its SHA-256 with its manifest."""
+    repo, client, flat = _repository(task), client_name(), flat_name(task)
+    streams = repo.streams(client, flat)
+    bad = []
+    for i, item in enumerate(streams):
+        ctx.progress(100 * i / max(len(streams), 1), _("Reading %(f)s") % {"f": item.path})
+        ok = repo.sha256(item.path) == item.sha256
+        rows = SentSnapshot.objects.filter(task=task, path=item.path)
+        rows.update(verified=ok, **({"verified_at": timezone.now()} if ok else {}))
+        if not ok:
+            bad.append(item.path)
+            ctx.log.error(f"{item.path}: its SHA-256 differs from its manifest's: the file is damaged")
+    if bad:
+        raise ServiceError("corrupt_stream", _(
+            "%(n)s of %(t)s stream file(s) are damaged: %(f)s. Restores through them will refuse; run the task "
+            "(a new full chain is written at the next month, or delete the damaged chain's files to force it).") % {
+            "n": len(bad), "t": len(streams), "f": ", ".join(bad)})
+    ctx.log.info(f"{len(streams)} stream file(s) read back whole: every checksum matches its manifest")
+    return {"files": len(streams), "damaged": []}
+
+
+# ------------------------------------------------------------------ restore
+def start_restore(sent: SentSnapshot, *, pool: Pool, name: str, actor=None) -> Job:
+    """Queue a restore of the stream chain ending at ``sent`` into a new dataset ``name`` of ``pool``."""
+    task = sent.task
+    if not sent.path or not task.target.is_repository:
+        raise ServiceError("not_a_stream", _("%(s)s was replicated, not written to a repository: its copy is the "
+                                             "replica itself.") % {"s": sent.snapshot})
+    if not _NAME.match(name) or ".." in name:
+        raise ServiceError("invalid", _("Give a new name: letters, digits, _ . : - (it is created)."), field="name")
+    if pool.gone or pool.backend != task.source.pool.backend:
+        raise ServiceError("invalid", _("Restore into a %(b)s pool on this host.") % {
+            "b": task.source.pool.get_backend_display()}, field="pool")
+    where = _restore_target(pool, name)
+    if (pool.backend == "zfs" and pool.datasets.filter(name=where.name, gone=False).exists()) or (
+            pool.backend == "btrfs" and Path(pool.mountpoint, name).exists()):
+        raise ServiceError("exists", _("%(n)s exists: a restore never writes over data. Choose a new name.") % {
+            "n": where.name}, field="name")
+    return jobs.enqueue("backup.restore", target=sent, user=actor, lock_key=f"restore:{pool.pk}:{name}",
+                        params={"pool": pool.pk, "name": name})
+
+
+def _restore_target(pool: Pool, name: str) -> Replica:
+    if pool.backend == "btrfs":
+        return Replica(name, mountpoint=pool.mountpoint)
+    return Replica(f"{pool.name}/{name}")
+
+
+@job_kind("backup.restore", "Restore from stream files", retryable=True)
+def run_restore(ctx: JobContext, sent: SentSnapshot, *, pool: int, name: str, **params) -> dict:
+    """Worker side: verify every file of the chain, then ``age -d | decompress | receive`` each in order into
+    the new dataset, and check the result's identity. A failure removes what was received."""
+    task, target_pool = sent.task, Pool.objects.get(pk=pool)
+    repo, client, flat = _repository(task), client_name(), flat_name(task)
+    chain = chain_to(repo.streams(client, flat), sent.snapshot)
+    if not chain:
+        raise ServiceError("chain_broken", _("No complete chain of stream files leads to %(s)s in %(r)s (a file or "
+                                             "manifest is missing).") % {"s": sent.snapshot, "r": repo.root})
+    for i, item in enumerate(chain):  # every file first: nothing is received from a damaged chain
+        ctx.progress(2 + 18 * i / len(chain), _("Checking %(f)s") % {"f": item.path})
+        if repo.sha256(item.path) != item.sha256:
+            raise ServiceError("corrupt_stream", _("%(f)s is damaged (its SHA-256 differs from its manifest's): "
+                                                   "nothing was restored.") % {"f": item.path})
+    ctx.log.info(f"{len(chain)} stream file(s) checked: " + ", ".join(s.path for s in chain))
+    where = _restore_target(target_pool, name)
+    backend = get_stream_backend(target_pool, ctx.runner)
+    _prepare_restore(ctx, target_pool, where)
+    total = 0
+    with keys.identity_file(chain[0].recipient) as identity:
+        for i, item in enumerate(chain):
+            ctx.log.info(f"Receiving {item.path} ({item.kind})")
+            result = stream(ctx, [], [["age", "-d", "-i", str(identity)], DECOMPRESS[item.compression],
+                                      backend.receive_argv(where)],
+                            source=repo.path(item.path), estimate=item.stream_bytes, low=20 + 70 * i / len(chain),
+                            high=20 + 70 * (i + 1) / len(chain))
+            total += result.bytes
+    got = {s.key: s.identity for s in backend.replica_snapshots(where, task.snapshot_prefix)}
+    if got.get(sent.snapshot) != chain[-1].source_identity:
+        raise ServiceError("verify_failed", _("The restored %(s)s reports identity %(g)s, not the source's %(i)s.") % {
+            "s": sent.snapshot, "g": got.get(sent.snapshot, _("none")), "i": chain[-1].source_identity})
+    ctx.forget_undo()
+    sync.refresh_pool_contents(ctx.runner, target_pool)
+    ctx.log.info(f"Restored {sent.snapshot} into {where.name} from {len(chain)} file(s), {total} bytes; identity "
+                 f"{chain[-1].source_identity} verified")
+    return {"restored": where.name, "snapshot": sent.snapshot, "files": len(chain), "bytes": total,
+            "identity": chain[-1].source_identity, "restored_at": moment().isoformat()}
+
+
+def _prepare_restore(ctx: JobContext, pool: Pool, where: Replica) -> None:
+    """Make room for the restore and undo it on failure: ZFS destroys what was received; Btrfs deletes the
+    received subvolumes and the directory."""
+    runner = ctx.runner
+    if pool.backend == "btrfs":
+        directory = Path(pool.mountpoint, where.name)
+        runner.run(["mkdir", str(directory)])
+        backend = get_stream_backend(pool, runner)
+
+        def undo() -> None:
+            for sub in sorted(backend.btrfs.list_subvolumes(pool.mountpoint), key=lambda d: -len(d.extra["path"])):
+                if sub.extra["path"].startswith(f"{where.name}/"):
+                    backend.btrfs.delete_subvolume(pool.mountpoint, sub.extra["path"])
+            runner.run(["rmdir", str(directory)], check=False)
+
+        ctx.on_undo(f"remove {directory} and what was received into it", undo)
+        return
+    ctx.on_undo(f"destroy {where.name} (what was received)",
+                lambda: runner.run(["zfs", "destroy", "-r", where.name], check=False))
