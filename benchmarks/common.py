@@ -6,6 +6,8 @@ Benchmarks run as scripts (``.venv/bin/python benchmarks/<name>.py``); this modu
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -161,3 +163,41 @@ def load1() -> float:
     """The 1-minute load average (the box is shared: note it beside every latency figure)."""
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
+
+
+# ------------------------------------------------------------------ zfs-fuse for the storage benchmarks
+ZFS_PIDFILE = "/run/calypso-bench-zfs-fuse.pid"
+
+
+def zpool_answers() -> bool:
+    try:
+        return subprocess.run(["zpool", "list"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def start_zfs_fuse() -> subprocess.Popen | None:
+    """Reuse a running zfs-fuse (there can be only one); else start ours in its own session."""
+    if zpool_answers():
+        return None
+    proc = subprocess.Popen(["zfs-fuse", "--no-daemon", "-p", ZFS_PIDFILE], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not zpool_answers():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            raise RuntimeError("zfs-fuse did not start")
+        time.sleep(0.2)
+    print(f"started zfs-fuse (pid {proc.pid})")
+    return proc
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)

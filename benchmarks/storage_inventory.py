@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import count_queries, deep_cursor_url, ensure_database, measure_http, setup_environment, summary
+from common import (
+    count_queries,
+    deep_cursor_url,
+    ensure_database,
+    measure_http,
+    setup_environment,
+    start_zfs_fuse,
+    stop_process,
+    summary,
+)
 
 TAG = f"calypso-bench-{uuid.uuid4().hex[:8]}"
 setup_environment(TAG)
@@ -45,7 +53,6 @@ SMALL = 100  # rows for the "queries at 100 rows" count
 SYNC_TARGET = 1.5
 API_TARGET_MS = 30.0
 RAW_LIST = ["zfs", "list", "-H", "-t", "snapshot", "-o", "name,creation,used,referenced"]
-PIDFILE = "/run/calypso-bench-zfs-fuse.pid"
 
 
 # ------------------------------------------------------------------ helpers
@@ -77,40 +84,6 @@ class TimingRunner:
 
 
 # ------------------------------------------------------------------ zfs-fuse and the pool
-def zpool_answers() -> bool:
-    try:
-        return subprocess.run(["zpool", "list"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def start_zfs_fuse() -> subprocess.Popen | None:
-    """Reuse a running zfs-fuse (there can be only one); else start ours in its own session."""
-    if zpool_answers():
-        return None
-    proc = subprocess.Popen(["zfs-fuse", "--no-daemon", "-p", PIDFILE], stdout=subprocess.DEVNULL,  # noqa: S607
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while not zpool_answers():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process(proc)
-            raise RuntimeError("zfs-fuse did not start")
-        time.sleep(0.2)
-    print(f"started zfs-fuse (pid {proc.pid})")
-    return proc
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
 def make_pool(backend, name: str, disk_dir: Path) -> list[str]:
     """A one-file pool with ``DATASETS`` filesystems; returns the dataset names."""
     disk_dir.mkdir(parents=True, exist_ok=True)
