@@ -1,15 +1,18 @@
 """Host fixtures every app's integration tests share (root and the real tools): one zfs-fuse daemon for the
-run with throwaway pools on sparse files, and loop-mounted Btrfs filesystems. Loaded by tests/conftest.py."""
+run with throwaway pools on sparse files, loop-mounted Btrfs filesystems, and a private sshd on a loopback
+port. Loaded by tests/conftest.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,8 +23,8 @@ from apps.core.testing import require_root, require_tools
 from apps.storage.backends.btrfs import BtrfsBackend
 from apps.storage.backends.zfs import ZfsBackend
 
-__all__ = ["BTRFS_IMAGE_BYTES", "BTRFS_LABEL", "btrfs_factory", "btrfs_mount", "zfs_backend", "zfs_daemon",
-           "zfs_mirror_pool", "zfs_pool_factory"]
+__all__ = ["BTRFS_IMAGE_BYTES", "BTRFS_LABEL", "SshServer", "btrfs_factory", "btrfs_mount", "ssh_server",
+           "zfs_backend", "zfs_daemon", "zfs_mirror_pool", "zfs_pool_factory"]
 
 BTRFS_LABEL = "calytest"  # the btrfs_mount fixture's filesystem label
 BTRFS_IMAGE_BYTES = 1 << 30  # and its sparse image (only what is written takes disk space)
@@ -159,3 +162,61 @@ def btrfs_factory(tmp_path: Path) -> Iterator[Callable[..., str]]:
 def btrfs_mount(btrfs_factory: Callable[..., str]) -> str:
     """A fresh Btrfs filesystem (label BTRFS_LABEL) on a sparse image, loop-mounted; torn down afterwards."""
     return btrfs_factory()
+
+
+@dataclass(frozen=True)
+class SshServer:
+    """A private sshd on 127.0.0.1: ``authorize(public_key)`` lets a key in as root."""
+
+    host: str
+    port: int
+    host_key: str  # "ssh-ed25519 AAAA..." as the server presents it
+    authorized_keys: Path
+    home: Path  # its private directory (host key, configuration, log)
+
+    def authorize(self, public_key: str) -> None:
+        with self.authorized_keys.open("a") as fh:
+            fh.write(public_key.strip() + "\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory) -> Iterator[SshServer]:
+    """OpenSSH's sshd with its own host key and configuration on a loopback port for the whole run, root by
+    key only (tests authorize their keys); stopped by PID at the end."""
+    require_root()
+    require_tools("sshd", "ssh", "ssh-keygen")
+    home = tmp_path_factory.mktemp("sshd")
+    home.chmod(0o700)
+    key = home / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    authorized = home / "authorized_keys"
+    authorized.touch(mode=0o600)
+    port = _free_port()
+    config = home / "sshd_config"
+    config.write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {key}", f"PidFile {home / 'sshd.pid'}",
+        f"AuthorizedKeysFile {authorized}", "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "LogLevel ERROR", ""]))
+    Path("/run/sshd").mkdir(exist_ok=True)  # its privilege separation directory
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=(home / "sshd.log").open("w"), start_new_session=True)
+    deadline = time.monotonic() + 10
+    while True:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            pytest.fail(f"sshd did not start: {(home / 'sshd.log').read_text()[-500:]}")
+        time.sleep(0.05)
+    host_key = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+    try:
+        yield SshServer("127.0.0.1", port, host_key, authorized, home)
+    finally:
+        _stop(proc)

@@ -9,17 +9,21 @@ from apps.storage.models import Dataset, Pool
 
 from . import services
 from .choices import SEND_KIND_COLORS
-from .models import BackupKey, BackupTask, SentSnapshot, Target
-from .operations import KEY, SENT, TARGET, TASK
+from .models import BackupKey, BackupTask, SentSnapshot, SshIdentity, Target
+from .operations import KEY, SENT, SSH_IDENTITY, TARGET, TASK
 
 
 @admin.register(Target)
 class TargetAdmin(CalypsoModelAdmin):
-    list_display = ("name", "kind", "pool", "path", "description")
+    list_display = ("name", "kind", "pool", "host", "path", "bandwidth_limit_kib", "description")
     list_filter = ("kind", ("pool", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("name", "pool__name")
+    search_fields = ("name", "pool__name", "host")
     list_select_related = ("pool",)
-    fields = services.TARGETS.fields
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "pool", "path", "description")}),
+        (_("Another host, over SSH"), {"fields": ("host", ("port", "username"), "host_key", "bandwidth_limit_kib"),
+                                       "description": _("Leave the host empty for this host.")}),
+    )
     operations = TARGET
     row_operations = True
     model_forms = True
@@ -127,3 +131,11 @@ class BackupKeyAdmin(CalypsoModelAdmin):
         return TemplateResponse(request, "admin/backup/backupkey/exported.html", {
             **self.admin_site.each_context(request), "title": _("Backup key %(n)s") % {"n": obj.name}, "opts": self.opts,
             "object": obj, "original": obj, "key": result})
+
+
+@admin.register(SshIdentity)
+class SshIdentityAdmin(CalypsoModelAdmin):
+    list_display = ("name", "public_key", "created")
+    readonly_fields = ("name", "public_key", "created")
+    fields = readonly_fields
+    operations = SSH_IDENTITY

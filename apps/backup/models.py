@@ -21,8 +21,8 @@ from apps.storage.models import Dataset, Named, Pool
 
 from .choices import Compression, SendKind, Strategy, TargetKind
 
-__all__ = ["SNAPSHOT_PREFIX", "BackupKey", "BackupTask", "SentSnapshot", "Target", "validate_repository_path",
-           "validate_target_path"]
+__all__ = ["SNAPSHOT_PREFIX", "BackupKey", "BackupTask", "SentSnapshot", "SshIdentity", "Target",
+           "validate_repository_path", "validate_target_path"]
 
 SNAPSHOT_PREFIX = "calypso"  # a task's snapshots: calypso-<task id>-<YYYYmmddTHHMMSSZ>
 _PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$")
@@ -45,8 +45,17 @@ class Target(Named, CalypsoModel):
                              help_text=_("Replicas: the ZFS pool or Btrfs filesystem that receives them."))
     path = models.CharField(max_length=1024, blank=True, help_text=_(
         "Replicas: the dataset (ZFS) or directory (Btrfs) under the pool they go in, created when missing, e.g. "
-        "replicas (empty: the pool's top level). Repository: the directory of the stream files, e.g. "
-        "/mnt/nas/backups."))
+        "replicas (empty: the pool's top level); on another host, the parent dataset there, e.g. "
+        "backup/replicas. Repository: the directory of the stream files, e.g. /mnt/nas/backups."))
+    host = models.CharField(max_length=255, blank=True, help_text=_(
+        "Another host, reached over SSH with Calypso's own key (empty: this host)."))
+    port = models.PositiveIntegerField(default=22)
+    username = models.CharField(max_length=32, default="root")
+    host_key = models.CharField(max_length=1024, blank=True, help_text=_(
+        "The host's SSH key, pinned on first contact and required from then on. Clear it only when the host was "
+        "reinstalled."))
+    bandwidth_limit_kib = models.PositiveIntegerField(default=0, help_text=_(
+        "KiB/s the stream may use (0: no limit)."))
     description = models.CharField(max_length=255, blank=True)
 
     class Meta:
@@ -56,7 +65,14 @@ class Target(Named, CalypsoModel):
     def is_repository(self) -> bool:
         return self.kind == TargetKind.REPOSITORY
 
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.host)
+
     def clean(self) -> None:
+        if self.is_remote:
+            self._remote_clean()
+            return
         if self.is_repository:
             if self.pool_id is not None:
                 raise ValidationError({"pool": _("A repository is a directory: give its path, not a pool.")})
@@ -70,6 +86,28 @@ class Target(Named, CalypsoModel):
             validate_target_path(self.path)
         except ValidationError as exc:
             raise ValidationError({"path": exc.messages}) from exc
+
+
+    def _remote_clean(self) -> None:
+        errors = {}
+        if not _HOST.match(self.host):
+            errors["host"] = _("Give a host name or an IP address.")
+        if not 1 <= (self.port or 0) <= 65535:
+            errors["port"] = _("Give a port from 1 to 65535.")
+        if not _USER.match(self.username or ""):
+            errors["username"] = _("Give a user name of lower-case letters, digits, _ and -.")
+        if self.pool_id is not None:
+            errors["pool"] = _("A target on another host names no pool of this one: give its path there.")
+        if errors:
+            raise ValidationError(errors)
+        if self.is_repository:
+            validate_repository_path(self.path)
+        elif not self.path or not _PATH.match(self.path):
+            raise ValidationError({"path": _("Give the parent dataset on the other host, e.g. backup/replicas.")})
+
+
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 def validate_repository_path(value: str) -> None:
@@ -157,6 +195,11 @@ class BackupTask(Named, CalypsoModel):
             return {}
         if self.strategy != Strategy.INCREMENTAL_FOREVER:
             return {"strategy": _("A replica is kept up to date incrementally: monthly fulls are for repositories.")}
+        if target.is_remote:
+            if source.pool.backend != Backend.ZFS:
+                return {"target": _("Btrfs replicas go to a filesystem of this host; send Btrfs to another host "
+                                    "through a repository target there.")}
+            return {}
         pool = target.pool
         if pool.backend != source.pool.backend:
             return {"target": _("%(s)s is %(a)s and %(t)s is %(b)s: a replica goes to a pool of the same kind.") % {
@@ -220,3 +263,22 @@ class BackupKey(CalypsoModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.recipient[:16]}...)"
+
+
+class SshIdentity(CalypsoModel):
+    """Calypso's own SSH key pair for targets on other hosts: made on first use, the private half stored
+    encrypted; the public half goes into the remote user's ~/.ssh/authorized_keys."""
+
+    name = models.CharField(max_length=100, unique=True, default="default")
+    public_key = models.CharField(max_length=1024)
+    private_key = EncryptedTextField()
+
+    secret_fields = ("private_key",)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = "SSH identity"
+        verbose_name_plural = "SSH identities"
+
+    def __str__(self) -> str:
+        return self.public_key[:60]

@@ -6,16 +6,19 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.operations import Operation, Operations
 
-from . import inputs, keys, services
+from . import inputs, keys, remote, services
 from .api import serializers
-from .models import BackupKey, BackupTask, SentSnapshot, Target
+from .models import BackupKey, BackupTask, SentSnapshot, SshIdentity, Target
 
-__all__ = ["KEY", "SENT", "TARGET", "TASK"]
+__all__ = ["KEY", "SENT", "SSH_IDENTITY", "TARGET", "TASK"]
 
 TARGET = Operations(
     Target,
     Operation("create", services.TARGETS.create, input=serializers.TargetSerializer, detail=False,
               example={"name": "replicas", "pool": 1, "path": "replicas"}),
+    Operation("check", remote.check_target, permission="change", label=_("Check connection"),
+              when=lambda target: target.is_remote,
+              help=_("Connect over SSH (pinning the host key on first contact) and report what answered.")),
     Operation("update", services.TARGETS.update, input=serializers.TargetSerializer, partial=True,
               example={"description": "second pool"}),
     Operation("delete", services.TARGETS.delete, help=_("Replicas already sent stay on the pool.")),
@@ -50,4 +53,11 @@ KEY = Operations(
     BackupKey,
     Operation("export", keys.export_key, permission="export", label=_("Export key"),
               help=keys.EXPORT_WARNING),
+)
+
+SSH_IDENTITY = Operations(
+    SshIdentity,
+    Operation("create", remote.create_identity, detail=False, label=_("Make Calypso's SSH key"),
+              help=_("Make the key pair Calypso uses for targets on other hosts (once; later calls show the same "
+                     "key). Put its public key in the remote user's ~/.ssh/authorized_keys.")),
 )

@@ -3,26 +3,30 @@
 Layout (the seeds' ``<client>/<YYYYMM>/full|incremental/...``)::
 
     <root>/<client>/<YYYYMM>/full/<source>@<snapshot>.<tool>.<zst|gz>.age
-    <root>/<client>/<YYYYMM>/full/<source>@<snapshot>.<tool>.<zst|gz>.age.json      (its manifest)
+    <root>/<client>/<YYYYMM>/full/<source>@<snapshot>.<tool>.<zst|gz>.age.json      (its manifest, one line)
     <root>/<client>/<YYYYMM>/incremental/...
 
 A stream file is written as ``<name>.partial``, read back whole and checked against the SHA-256 the writer
 computed, renamed, and only then given its manifest (written to a temporary name and renamed): a file
 without a manifest, or a ``.partial``, is never complete, whatever its size. A manifest is plain JSON
-and the file a standard age-encrypted zstd or gzip stream, so a restore needs no Calypso (README).
+and the file a standard age-encrypted zstd or gzip stream, so a restore needs no Calypso (README). The
+repository may be a directory of this host (``Repository``) or of another host over SSH (``RemoteRepository``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["FORMAT", "Repository", "StreamFile", "chain_to", "chains", "prune_chains", "stream_name"]
+__all__ = ["FORMAT", "RemoteRepository", "Repository", "StreamFile", "chain_to", "chains", "complete_streams",
+           "incomplete", "manifest_text", "prune_chains", "sha256_file", "stream_name"]
 
 FORMAT = 1
 MANIFEST = ".json"
@@ -74,7 +78,8 @@ def sha256_file(path: Path) -> str:
 
 
 class Repository:
-    """A repository directory on this host (a local disk or a mounted share)."""
+    """A repository directory on this host (a local disk or a mounted share). Paths handed out and taken back
+    are strings, as ``RemoteRepository`` (the same directory layout on another host, over SSH) uses them."""
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
@@ -96,10 +101,26 @@ class Repository:
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
 
-    def partial_for(self, relative: str) -> Path:
+    def partial_for(self, relative: str) -> str:
+        """Where the stream is written until it is verified (its directory created)."""
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        return target.with_name(target.name + PARTIAL)
+        return str(target.with_name(target.name + PARTIAL))
+
+    def sink_options(self, partial: str) -> dict:
+        """run_pipeline() options writing the stream to ``partial`` (created exclusively)."""
+        return {"sink": partial}
+
+    def source_options(self, relative: str) -> dict:
+        """run_pipeline() options reading stream file ``relative``."""
+        return {"source": self.path(relative)}
+
+    def readback(self, partial: str) -> tuple[str, int]:
+        """(SHA-256, size) of the written file, read back whole."""
+        return sha256_file(Path(partial)), Path(partial).stat().st_size
+
+    def discard(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
 
     def complete(self, relative: str, stream: StreamFile) -> None:
         """The verified ``.partial`` becomes the stream file, then its manifest appears (both by rename)."""
@@ -107,7 +128,7 @@ class Repository:
         os.replace(final.with_name(final.name + PARTIAL), final)
         manifest = final.with_name(final.name + MANIFEST)
         temporary = manifest.with_name(manifest.name + PARTIAL)
-        temporary.write_text(json.dumps(asdict(stream), indent=2, sort_keys=True) + "\n")
+        temporary.write_text(manifest_text(stream))
         with temporary.open("rb") as fh:
             os.fsync(fh.fileno())
         os.replace(temporary, manifest)
@@ -116,33 +137,136 @@ class Repository:
     def sha256(self, relative: str) -> str:
         return sha256_file(self.path(relative))
 
+    def _names(self, client: str, source_flat: str) -> list[str]:
+        return sorted(str(p.relative_to(self.root)) for p in (self.root / client).glob(f"*/*/{source_flat}@*"))
+
+    def _manifests(self, relatives: list[str]) -> list[str]:
+        out = []
+        for relative in relatives:
+            with contextlib.suppress(OSError):
+                out.append(self.path(relative).read_text())
+        return out
+
     def streams(self, client: str, source_flat: str) -> list[StreamFile]:
         """The complete stream files of one source (a manifest and its file), oldest snapshot first."""
-        found = []
-        for manifest in (self.root / client).glob(f"*/*/{source_flat}@*{MANIFEST}") if client else ():
-            try:
-                data = json.loads(manifest.read_text())
-                stream = StreamFile(**{k: v for k, v in data.items() if k in StreamFile.__slots__})
-            except (OSError, ValueError, TypeError):
-                continue  # unreadable: not a complete stream (verify reports it)
-            if (self.root / stream.path).is_file():
-                found.append(stream)
-        return sorted(found, key=lambda s: s.snapshot)
+        return complete_streams(self._names(client, source_flat) if client else [], self._manifests)
 
-    def leftovers(self, client: str, source_flat: str) -> list[Path]:
+    def leftovers(self, client: str, source_flat: str) -> list[str]:
         """What interrupted writes left: ``.partial`` files and stream files without a manifest."""
-        out = []
-        for path in (self.root / client).glob(f"*/*/{source_flat}@*"):
-            if path.name.endswith(PARTIAL) or (not path.name.endswith(MANIFEST)
-                                               and not path.with_name(path.name + MANIFEST).exists()):
-                out.append(path)
-        return sorted(out)
+        return [str(self.root / n) for n in incomplete(self._names(client, source_flat))]
 
     def remove(self, stream: StreamFile) -> None:
         """Delete a stream: its manifest first (from then on it is not complete), then the file."""
         final = self.path(stream.path)
         final.with_name(final.name + MANIFEST).unlink(missing_ok=True)
         final.unlink(missing_ok=True)
+
+
+def manifest_text(stream: StreamFile) -> str:
+    """A manifest: one line of JSON (a listing reads many at once, one per line)."""
+    return json.dumps(asdict(stream), sort_keys=True) + "\n"
+
+
+def complete_streams(names: list[str], read: Callable[[list[str]], list[str]]) -> list[StreamFile]:
+    """The streams among ``names`` (paths relative to the root) that have both their file and a readable
+    manifest; ``read(manifest paths)`` gives the manifests' texts."""
+    present = set(names)
+    found = []
+    for text in read([n for n in names if n.endswith(MANIFEST)]):
+        for line in text.splitlines():
+            try:
+                data = json.loads(line)
+                stream = StreamFile(**{k: v for k, v in data.items() if k in StreamFile.__slots__})
+            except (ValueError, TypeError):
+                continue  # unreadable: not a complete stream (verify reports it)
+            if stream.path in present:
+                found.append(stream)
+    return sorted(found, key=lambda s: s.snapshot)
+
+
+def incomplete(names: list[str]) -> list[str]:
+    """``.partial`` files and stream files without a manifest."""
+    present = set(names)
+    return [n for n in names if n.endswith(PARTIAL) or (not n.endswith(MANIFEST) and n + MANIFEST not in present)]
+
+
+class RemoteRepository:
+    """The same repository layout in a directory of another host, every operation a command over SSH
+    (``ssh`` builds the argv of the pipeline's remote stages, ``runner`` runs and logs the rest)."""
+
+    def __init__(self, ssh, runner, root: str) -> None:
+        self.ssh, self.runner, self.root = ssh, runner, root.rstrip("/")
+
+    def path(self, relative: str) -> str:
+        if relative.startswith("/") or ".." in relative.split("/"):
+            raise ValueError(f"{relative!r} is outside the repository")
+        return f"{self.root}/{relative}"
+
+    def check(self) -> str | None:
+        if self.runner.run(["test", "-d", self.root], check=False).returncode:
+            return f"{self.root} is not a directory on {self.ssh.host}"
+        if self.runner.run(["test", "-w", self.root], check=False).returncode:
+            return f"{self.root} is not writable by {self.ssh.user} on {self.ssh.host}"
+        return None
+
+    def free_bytes(self) -> int:
+        lines = self.runner.run(["df", "-B1", "--output=avail", self.root]).stdout.split()
+        return int(lines[-1])
+
+    def partial_for(self, relative: str) -> str:
+        final = self.path(relative)
+        self.runner.run(["mkdir", "-p", final.rpartition("/")[0]])
+        return final + PARTIAL
+
+    def sink_options(self, partial: str) -> dict:
+        # dd: conv=excl refuses an existing file, conv=fsync has it on disk before dd exits
+        return {"consumers": [self.ssh.ssh_argv(["dd", f"of={partial}", "bs=1M", "conv=excl,fsync",
+                                                  "status=none"])]}
+
+    def source_options(self, relative: str) -> dict:
+        return {"producers": [self.ssh.ssh_argv(["cat", "--", self.path(relative)])]}
+
+    def readback(self, partial: str) -> tuple[str, int]:
+        digest = self.runner.run(["sha256sum", "--", partial], timeout=3600).stdout.split()[0]
+        size = int(self.runner.run(["stat", "-c", "%s", "--", partial]).stdout.strip())
+        return digest, size
+
+    def discard(self, path: str) -> None:
+        self.runner.run(["rm", "-f", "--", path], check=False)
+
+    def complete(self, relative: str, stream: StreamFile) -> None:
+        final = self.path(relative)
+        self.runner.run(["mv", "--", final + PARTIAL, final])
+        manifest = final + MANIFEST
+        self.runner.run(["dd", f"of={manifest}{PARTIAL}", "conv=excl,fsync", "status=none"],
+                        stdin=manifest_text(stream))
+        self.runner.run(["mv", "--", manifest + PARTIAL, manifest])
+
+    def sha256(self, relative: str) -> str:
+        return self.runner.run(["sha256sum", "--", self.path(relative)], timeout=3600).stdout.split()[0]
+
+    def _names(self, client: str, source_flat: str) -> list[str]:
+        base = f"{self.root}/{client}"
+        if self.runner.run(["test", "-d", base], check=False).returncode:
+            return []
+        out = self.runner.run(["find", base, "-mindepth", "3", "-maxdepth", "3", "-type", "f", "-name",
+                               f"{source_flat}@*"]).stdout
+        return sorted(line[len(self.root) + 1:] for line in out.splitlines() if line.startswith(base + "/"))
+
+    def _manifests(self, relatives: list[str]) -> list[str]:
+        if not relatives:
+            return []
+        return [self.runner.run(["cat", "--", *(self.path(r) for r in relatives)], check=False).stdout]
+
+    def streams(self, client: str, source_flat: str) -> list[StreamFile]:
+        return complete_streams(self._names(client, source_flat), self._manifests)
+
+    def leftovers(self, client: str, source_flat: str) -> list[str]:
+        return [self.path(n) for n in incomplete(self._names(client, source_flat))]
+
+    def remove(self, stream: StreamFile) -> None:
+        final = self.path(stream.path)
+        self.runner.run(["rm", "-f", "--", final + MANIFEST, final])
 
 
 def _fsync_dir(path: Path) -> None:

@@ -4,7 +4,9 @@ Backup and replication streams (``zfs send | zstd | age > file``, ``zfs send -i 
 ``btrfs send | ssh host btrfs receive``) are chains of host processes joined by OS pipes. Between the
 producers and the consumers sits one *tap* in this process: it moves the bytes on (with ``os.splice``,
 zero-copy, unless a digest is asked for), counts them, hashes them on request, reports progress and
-watches for cancellation and the timeout. No data touches a temporary file.
+watches for cancellation and the timeout. No data touches a temporary file. With a ``rate_limit`` the
+tap also paces the stream: it moves smaller chunks and waits whenever it is ahead of the allowed rate,
+so the producers and consumers simply block on their pipes meanwhile.
 
 Every process is started as ``LocalRunner`` starts one: argv only, ``BASE_ENV`` plus the caller's env,
 its own process group (so killing it kills its children too), stderr to a temporary file. A pipeline
@@ -38,6 +40,8 @@ OUTPUT_CAP = 64 * 1024  # captured stdout (last consumer) and stderr (every stag
 PIPE_SIZE = 1 << 20  # kernel pipe buffer asked for (the default 64 KiB costs a wakeup every 64 KiB)
 TICK = 0.25  # should_stop() and the timeout are checked at least this often
 PROGRESS_EVERY = 0.5
+RATE_CHUNK_MIN = 64 * 1024  # under a rate limit: chunks of a tenth of a second, but not below this
+RATE_BURST = 1.0  # seconds of unused allowance a rate-limited tap may catch up on after the source stalled
 FAILURE_GRACE = 5.0  # after a failure, how long the other stages get to end on EOF/EPIPE before being killed
 # Errors of the tap's write side that the destination caused, not the data source.
 _WRITE_ERRNOS = {errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
@@ -170,7 +174,8 @@ class _Drain:
 class _Pipeline:
     """One run: the open ends, the processes, the tap's counters. Not shared between threads."""
 
-    def __init__(self, producers, consumers, sink, source, digest, on_progress, should_stop, timeout, env):
+    def __init__(self, producers, consumers, sink, source, digest, on_progress, should_stop, timeout, env,
+                 rate_limit=None):
         self.producers, self.consumers = producers, consumers
         self.sink, self.source = sink, source
         self.hasher = hashlib.sha256() if digest else None
@@ -191,6 +196,10 @@ class _Pipeline:
         self.tap_failure: CommandResult | None = None
         self.tap_failed_at: float | None = None
         self.tap_epipe = False  # the consumer stopped reading: a consequence of its failure, not a cause
+        self.rate = rate_limit or 0  # bytes per second through the tap; 0 = unlimited
+        # Small chunks under a limit keep the flow smooth instead of one burst and a long pause per chunk.
+        self.chunk = min(CHUNK, max(RATE_CHUNK_MIN, int(self.rate) // 10)) if self.rate else CHUNK
+        self.rate_origin = self.started  # the allowance is rate * (now - rate_origin)
 
     # -- setup ---------------------------------------------------------------------------------------
 
@@ -271,6 +280,21 @@ class _Pipeline:
             self.reported = self.bytes
             self.on_progress(self.bytes)
 
+    def throttle(self) -> None:
+        """Under a rate limit, wait until the bytes moved so far are within the allowance; cancellation
+        and the timeout stay live (checked every TICK) while waiting."""
+        if not self.rate:
+            return
+        while True:
+            self.check()
+            now = time.monotonic()
+            # A source that stalled must not earn an unbounded burst afterwards: cap the unused allowance.
+            self.rate_origin = max(self.rate_origin, now - self.bytes / self.rate - RATE_BURST)
+            ahead = self.bytes / self.rate - (now - self.rate_origin)
+            if ahead <= 0:
+                return
+            time.sleep(max(0.0, min(ahead, self.next_check - now)))
+
     def _poll_ms(self) -> int:
         wait = TICK if self.deadline is None else max(0.0, min(TICK, self.deadline - time.monotonic()))
         return int(wait * 1000) + 1
@@ -309,8 +333,9 @@ class _Pipeline:
         flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
         while True:
             self.check()
+            self.throttle()
             try:
-                n = os.splice(self.tap_in, self.tap_out, CHUNK, flags=flags)
+                n = os.splice(self.tap_in, self.tap_out, self.chunk, flags=flags)
             except BlockingIOError:
                 if self._await_input():
                     self._await_output()
@@ -325,10 +350,11 @@ class _Pipeline:
             self.bytes += n
 
     def _copy(self) -> None:
-        buf = memoryview(bytearray(CHUNK))  # one buffer for the whole stream
+        buf = memoryview(bytearray(self.chunk))  # one buffer for the whole stream
         src, _ = self._names()
         while True:
             self.check()
+            self.throttle()
             try:
                 n = os.readv(self.tap_in, [buf])
             except BlockingIOError:
@@ -466,6 +492,7 @@ def run_pipeline(
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
     log: Callable[[str], None] | None = None,
+    rate_limit: int | None = None,
 ) -> PipelineResult:
     """Run ``producers[0] < source | ... | producers[-1] | TAP | consumers[0] | ... | consumers[-1]``
     (or ``... | TAP > sink``) and wait for every process.
@@ -474,6 +501,8 @@ def run_pipeline(
     (FileExistsError if it exists, before anything starts) and removed again if the pipeline fails.
     ``on_progress(bytes)`` runs at most every 0.5 s and once at the end; ``should_stop()`` and the
     ``timeout`` are checked at least every 0.25 s and kill every stage's process group.
+    ``rate_limit`` (bytes per second, None or 0 = unlimited) caps the average rate through the tap: it
+    waits before each chunk while it is ahead, so ``bytes / seconds`` stays at or below the limit.
     Raises PipelineError (root cause in ``.failed``), PipelineCancelled, PipelineTimeout or CommandNotFound.
     """
     prods = tuple(_check_argv(a) for a in producers)
@@ -482,9 +511,11 @@ def run_pipeline(
         raise ValueError("give exactly one destination: consumers or a sink file")
     if not prods and source is None:
         raise ValueError("nothing to read: give producers or a source file")
+    if rate_limit is not None and rate_limit < 0:
+        raise ValueError(f"rate_limit must be >= 0 bytes per second, not {rate_limit}")
     src = None if source is None else os.fspath(source)
     dst = None if sink is None else os.fspath(sink)
-    run = _Pipeline(prods, cons, dst, src, digest, on_progress, should_stop, timeout, env)
+    run = _Pipeline(prods, cons, dst, src, digest, on_progress, should_stop, timeout, env, rate_limit)
     succeeded = False
     try:
         run.open_files()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -9,7 +10,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
@@ -25,6 +26,8 @@ from .models import Job, JobLogEntry
 from .progress import JobCancelled, ProgressReporter
 from .publish import publish
 from .registry import get_kind
+
+T = TypeVar("T")
 
 __all__ = ["JobContext", "JobLog", "describe_error", "run_job"]
 
@@ -74,6 +77,7 @@ class JobContext:
         self.runner: Runner = LoggingRunner(runner or get_runner(), self.log.write)
         self.progress = ProgressReporter(job)
         self._undo: list[_Undo] = []
+        self._held = contextlib.ExitStack()
 
     @property
     def params(self) -> dict:
@@ -85,6 +89,15 @@ class JobContext:
 
     def check_cancelled(self) -> None:
         self.progress.check_cancelled()
+
+    def hold(self, manager: contextlib.AbstractContextManager[T]) -> T:
+        """Enter ``manager`` (an SSH session, a private key file) for the rest of the job: it is exited after
+        the job ended and its undo steps ran, so they can still use it."""
+        return self._held.enter_context(manager)
+
+    def release(self) -> None:
+        """Exit what ``hold`` entered, newest first (the runtime calls this when the job has ended)."""
+        self._held.close()
 
     def forget_undo(self) -> None:
         """What was done stands from here on (e.g. a backup verified on its target): a later failure
@@ -201,7 +214,10 @@ def run_job(job_id: int, *, task_id: str = "", runner: Runner | None = None, wor
     ctx = JobContext(job, runner)
     with audit_context.use(audit_context.AuditContext(source=AuditSource.JOB, job_id=job.pk)):
         with _Heartbeat(job.pk):
-            _execute(ctx)
+            try:
+                _execute(ctx)
+            finally:
+                ctx.release()
         job.refresh_from_db()
         outcome = Outcome.OK if job.state == JobState.SUCCEEDED else Outcome.FAILED
         audit.record(job.user, job.kind, _target_of(job) or ("jobs.job", job.pk, job.target_label or str(job)),

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,8 +23,22 @@ def payload(tmp_path):
     return path, data
 
 
+@pytest.fixture(autouse=True)
+def _children_before(monkeypatch):
+    """Children this process already had (a session-wide server of the host fixtures) are not the test's."""
+    monkeypatch.setattr(sys.modules[__name__], "_EARLIER", _all_children())
+
+
+_EARLIER: set[int] = set()
+
+
 def _children() -> set[int]:
-    """Live (or unreaped) children of this process: after run_pipeline returns or raises there must be none."""
+    """Live (or unreaped) children this process started since the test began: after run_pipeline returns or
+    raises there must be none."""
+    return _all_children() - _EARLIER
+
+
+def _all_children() -> set[int]:
     me = str(os.getpid())
     found = set()
     for entry in Path("/proc").iterdir():
@@ -265,7 +280,73 @@ def test_command_line_of_a_result():
     assert result.command_line == "zfs send -i t/a@1 t/a@2 | zfs receive b/a"
 
 
+MiB = 1 << 20
+
+
+@pytest.mark.parametrize("digest", [False, True])  # the splice path and the hashing copy loop
+def test_rate_limit_paces_the_tap(payload, digest):
+    src, data = payload
+    started = time.monotonic()
+    result = run_pipeline([["cat", str(src)]], [["sha256sum"]], digest=digest, rate_limit=6 * MiB)
+    elapsed = time.monotonic() - started
+    # 3 MiB at 6 MiB/s: about 0.5 s. Loose bounds: this checks behaviour, it is not a benchmark.
+    assert 0.4 <= result.seconds <= elapsed < 2
+    assert result.bytes == len(data)
+    assert result.stages[-1].stdout.split()[0] == hashlib.sha256(data).hexdigest()
+    assert result.command_line == f"cat {src} | sha256sum"
+
+
+@pytest.mark.parametrize("case", ["consumer", "sink-digest", "source-sink", "source-consumer-digest"])
+def test_rate_limit_keeps_every_byte_and_the_digest(payload, tmp_path, case):
+    src, data = payload
+    sink = tmp_path / "out"
+    kwargs = {
+        "consumer": {"producers": [["cat", str(src)]], "consumers": [["cat"]]},
+        "sink-digest": {"producers": [["cat", str(src)]], "sink": sink, "digest": True},
+        "source-sink": {"producers": [], "source": src, "sink": sink},
+        "source-consumer-digest": {"producers": [], "source": src, "consumers": [["cat"]], "digest": True},
+    }[case]
+    result = run_pipeline(**kwargs, rate_limit=24 * MiB)
+    assert result.bytes == len(data)
+    assert result.bytes / result.seconds <= 24 * MiB
+    if kwargs.get("digest"):
+        assert result.sha256 == hashlib.sha256(data).hexdigest()
+    if "sink" in kwargs:
+        assert sink.read_bytes() == data
+
+
+def test_unlimited_is_much_faster_than_limited(payload, tmp_path):
+    src, _ = payload
+    limited = run_pipeline([["cat", str(src)]], sink=tmp_path / "a", rate_limit=6 * MiB)
+    for unlimited_rate in (None, 0):
+        unlimited = run_pipeline([["cat", str(src)]], sink=tmp_path / f"b{unlimited_rate}", rate_limit=unlimited_rate)
+        assert unlimited.seconds < limited.seconds / 2
+
+
+@pytest.mark.parametrize("digest", [False, True])
+def test_cancellation_during_a_rate_limited_transfer(tmp_path, digest):
+    pidfile = tmp_path / "p"
+    deadline = time.monotonic() + 0.3
+    started = time.monotonic()
+    with pytest.raises(PipelineCancelled) as err:
+        run_pipeline([_pid_script(pidfile, "yes")], [["cat"]], digest=digest, rate_limit=1 * MiB,
+                     should_stop=lambda: time.monotonic() > deadline)
+    assert time.monotonic() - started < 1.3  # stopped within ~1 s of asking, though 1 MiB/s is far behind
+    assert 0 < err.value.result.bytes <= 1 * MiB
+    _assert_gone(pidfile)
+    assert _children() == set()
+
+
+def test_timeout_during_a_rate_limited_transfer():
+    started = time.monotonic()
+    with pytest.raises(PipelineTimeout):
+        run_pipeline([["yes"]], [["cat"]], rate_limit=64 * 1024, timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert _children() == set()
+
+
 @pytest.mark.parametrize("kwargs", [
+    {"producers": [["yes"]], "consumers": [["cat"]], "rate_limit": -1},
     {"producers": [["yes"]]},
     {"producers": [["yes"]], "consumers": [["cat"]], "sink": "/tmp/x"},
     {"producers": [], "consumers": [["cat"]]},

@@ -1,56 +1,21 @@
 """SshRunner against a real private sshd on a loopback port, with a pinned host key."""
 
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import time
 
 import pytest
 
 from apps.core.runner import CommandError, SshRunner
-from apps.core.testing import require_root, require_tools
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    require_root()
-    require_tools("ssh", "ssh-keygen", "sshd")
-    d = tmp_path_factory.mktemp("sshd")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")], check=True)
+def sshd(ssh_server, tmp_path_factory):
+    """The shared sshd (tests/hosts.py) with a client key of this module's authorized."""
+    d = tmp_path_factory.mktemp("ssh-client")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "client_key")], check=True)
-    shutil.copy(d / "client_key.pub", d / "authorized_keys")
-    os.chmod(d / "authorized_keys", 0o600)
-    port = _free_port()
-    (d / "sshd_config").write_text(
-        f"HostKey {d / 'host_key'}\nAuthorizedKeysFile {d / 'authorized_keys'}\nStrictModes no\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin prohibit-password\n"
-        f"PidFile {d / 'sshd.pid'}\n")
-    os.makedirs("/run/sshd", exist_ok=True)
-    sshd_bin = shutil.which("sshd") or "/usr/sbin/sshd"
-    proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(d / "sshd_config"), "-p", str(port),
-                             "-o", "ListenAddress=127.0.0.1"], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=open(d / "sshd.log", "w"))
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    host_key = (d / "host_key.pub").read_text().split()
-    try:
-        yield {"port": port, "dir": d, "host_key": f"{host_key[0]} {host_key[1]}"}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+    ssh_server.authorize((d / "client_key.pub").read_text())
+    return {"port": ssh_server.port, "dir": d, "host_key": ssh_server.host_key}
 
 
 def _runner(sshd, host_key: str) -> SshRunner:

@@ -1,21 +1,24 @@
 from rest_framework import serializers
 
-from apps.backup.models import BackupKey, BackupTask, SentSnapshot, Target
+from apps.backup.models import BackupKey, BackupTask, SentSnapshot, SshIdentity, Target
 from apps.core.serializers import RestrictedRelatedField
 from apps.storage.models import Dataset, Pool
 
-__all__ = ["BackupKeySerializer", "BackupTaskSerializer", "SentSnapshotSerializer", "TargetSerializer"]
+__all__ = ["BackupKeySerializer", "BackupTaskSerializer", "SentSnapshotSerializer", "SshIdentitySerializer",
+           "TargetSerializer"]
 
 
 class TargetSerializer(serializers.ModelSerializer):
     """Field checks give 400s naming the field; the service re-validates (pool present, path)."""
 
-    pool = RestrictedRelatedField(queryset=Pool.objects.filter(gone=False), action="change")
-    pool_name = serializers.CharField(source="pool.name", read_only=True)
+    pool = RestrictedRelatedField(queryset=Pool.objects.filter(gone=False), action="change", required=False,
+                                  allow_null=True)
+    pool_name = serializers.CharField(source="pool.name", read_only=True, default=None)
 
     class Meta:
         model = Target
-        fields = ("id", "name", "kind", "pool", "pool_name", "path", "description", "created", "updated")
+        fields = ("id", "name", "kind", "pool", "pool_name", "path", "host", "port", "username", "host_key",
+                  "bandwidth_limit_kib", "description", "created", "updated")
         read_only_fields = ("created", "updated")
 
 
@@ -51,4 +54,13 @@ class BackupKeySerializer(serializers.ModelSerializer):
     class Meta:
         model = BackupKey
         fields = ("id", "name", "recipient", "created", "exported_at")
+        read_only_fields = fields
+
+
+class SshIdentitySerializer(serializers.ModelSerializer):
+    """The public key only, to put in a remote user's ~/.ssh/authorized_keys."""
+
+    class Meta:
+        model = SshIdentity
+        fields = ("id", "name", "public_key", "created")
         read_only_fields = fields

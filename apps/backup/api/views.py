@@ -1,10 +1,10 @@
 from apps.backup import filters, operations
-from apps.backup.models import BackupKey, BackupTask, SentSnapshot, Target
+from apps.backup.models import BackupKey, BackupTask, SentSnapshot, SshIdentity, Target
 from apps.core.api import CalypsoViewSet
 
 from . import serializers
 
-__all__ = ["BackupKeyViewSet", "BackupTaskViewSet", "SentSnapshotViewSet", "TargetViewSet"]
+__all__ = ["BackupKeyViewSet", "BackupTaskViewSet", "SentSnapshotViewSet", "SshIdentityViewSet", "TargetViewSet"]
 
 
 class TargetViewSet(CalypsoViewSet):
@@ -41,3 +41,10 @@ class BackupKeyViewSet(CalypsoViewSet):
     serializer_class = serializers.BackupKeySerializer
     ordering_fields = ("name", "created")
     operations = operations.KEY
+
+
+class SshIdentityViewSet(CalypsoViewSet):
+    queryset = SshIdentity.objects.all()
+    serializer_class = serializers.SshIdentitySerializer
+    ordering_fields = ("name", "created")
+    operations = operations.SSH_IDENTITY

@@ -8,31 +8,37 @@ what the run did (the new source snapshot, whatever a receive left); after it, t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ServiceError
-from apps.core.runner import Runner, get_runner
+from apps.core.runner import LoggingRunner, Runner, get_runner
 from apps.jobs.runtime import JobContext
 from apps.storage import services as storage
 from apps.storage import sync
+from apps.storage.backends.zfs import ZfsBackend
 from apps.storage.models import Snapshot
 
-from .. import retention
+from .. import remote, retention
 from ..backends import get_stream_backend
 from ..backends.base import Replica, SideSnapshot, StreamBackend
+from ..backends.zfs import ZfsStream
 from ..choices import SendKind
 from ..models import BackupTask, SentSnapshot
 from .common import flat_name, stream
 
-__all__ = ["dry_run", "prune_source", "replica_of", "replicate", "take_snapshot"]
+__all__ = ["dry_run", "prune_source", "replica_of", "replica_side", "replicate", "take_snapshot"]
 
 
 def replica_of(task: BackupTask) -> Replica:
-    """Where the task's copies go: ``<pool>/<path>/<source with / as _>`` (ZFS dataset), or that directory
-    under the Btrfs target's mount."""
+    """Where the task's copies go: ``<pool>/<path>/<source with / as _>`` (ZFS dataset; on another host
+    ``<path>/<source with / as _>``), or that directory under the Btrfs target's mount."""
     target = task.target
+    if target.is_remote:
+        return Replica(f"{target.path}/{flat_name(task)}")
     if target.pool.backend == "btrfs":
         return Replica("/".join(p for p in (target.path, flat_name(task)) if p), mountpoint=target.pool.mountpoint)
     return Replica("/".join(p for p in (target.pool.name, target.path, flat_name(task)) if p))
@@ -45,11 +51,26 @@ def _match(source: list[SideSnapshot], target: list[SideSnapshot]) -> SideSnapsh
     return next((s for s in reversed(source) if copies.get(s.key) == s.identity), None)
 
 
-def _preflight(ctx: JobContext, task: BackupTask, backend: StreamBackend, replica: Replica) -> SideSnapshot | None:
+@contextlib.contextmanager
+def replica_side(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None
+                 ) -> Iterator[tuple[StreamBackend, Callable[[list[str]], list[str]]]]:
+    """The backend that reads and changes the replica's side, and how a command there is run from this host:
+    the target pool's here; another host's through an SSH session (its commands logged through ``log``)."""
+    target = task.target
+    if not target.is_remote:
+        yield get_stream_backend(target.pool, runner), list
+        return
+    with remote.connect(target, runner, (lambda m: log("info", m)) if log else None) as ssh:
+        there = LoggingRunner(ssh, log) if log else ssh
+        yield ZfsStream(ZfsBackend(there), there), ssh.ssh_argv
+
+
+def _preflight(ctx: JobContext, task: BackupTask, backend: StreamBackend, dst: StreamBackend,
+               replica: Replica) -> SideSnapshot | None:
     """Check both sides before anything changes; the incremental base (None: a full send)."""
     prefix = task.snapshot_prefix
     source = backend.source_snapshots(task.source.name, prefix)
-    target = backend.replica_snapshots(replica, prefix)
+    target = dst.replica_snapshots(replica, prefix)
     base = _match(source, target)
     ctx.log.info(f"Source {task.source.name}: {len(source)} snapshot(s) of this task; replica {replica.name}: "
                  f"{len(target)}; incremental base: {base.key if base else 'none (full send)'}")
@@ -58,7 +79,7 @@ def _preflight(ctx: JobContext, task: BackupTask, backend: StreamBackend, replic
             "%(r)s holds snapshots of this task, but none of them is still on %(s)s with the same identity, so "
             "no incremental send can follow them. Rename or destroy the replica %(r)s (after checking you do "
             "not need it), and the next run sends everything again.") % {"r": replica.name, "s": task.source.name})
-    if base is None:
+    if base is None and not task.target.is_remote:
         free, needed = task.target.pool.free_bytes, task.source.referenced_bytes or task.source.used_bytes
         if free is not None and needed is not None and needed > free:
             raise ServiceError("target_too_small", _(
@@ -77,35 +98,44 @@ def take_snapshot(ctx: JobContext, task: BackupTask, backend: StreamBackend, key
 
 
 def replicate(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
+    # Held for the whole job: undo steps on the replica's side run after this function raised.
+    dst, there = ctx.hold(replica_side(task, ctx.runner, ctx.log.write))
+    return _replicate(ctx, task, at, dst, there)
+
+
+def _replicate(ctx: JobContext, task: BackupTask, at: datetime, dst: StreamBackend,
+               there: Callable[[list[str]], list[str]]) -> dict:
     backend, replica = get_stream_backend(task.source.pool, ctx.runner), replica_of(task)
     ctx.progress(2, _("Checking %(s)s and %(r)s") % {"s": task.source.name, "r": replica.name})
-    base = _preflight(ctx, task, backend, replica)
-    for path in backend.discard_partial(replica):  # a run killed mid-stream (no undo ran) left it
+    base = _preflight(ctx, task, backend, dst, replica)
+    for path in dst.discard_partial(replica):  # a run killed mid-stream (no undo ran) left it
         ctx.log.warning(f"Removed {path}: an unfinished receive of an earlier run")
     key = f"{task.snapshot_prefix}{at:%Y%m%dT%H%M%S%fZ}"
     new = take_snapshot(ctx, task, backend, key)
-    backend.prepare_replica(replica)
+    dst.prepare_replica(replica)
     ctx.on_undo(f"remove what an unfinished receive left in {replica.name}",
-                lambda: [ctx.log.warning(f"Removed {p}") for p in backend.discard_partial(replica, key)])
-    result = stream(ctx, [backend.send_argv(new, base)], [backend.receive_argv(replica)],
-                    estimate=None if base else (task.source.referenced_bytes or None))
-    backend.after_receive(replica, first=base is None)
+                lambda: [ctx.log.warning(f"Removed {p}") for p in dst.discard_partial(replica, key)])
+    result = stream(ctx, [backend.send_argv(new, base)], [there(dst.receive_argv(replica))],
+                    estimate=None if base else (task.source.referenced_bytes or None),
+                    rate_limit=task.target.bandwidth_limit_kib * 1024 or None)
+    dst.after_receive(replica, first=base is None)
     ctx.progress(92, _("Verifying %(k)s on the target") % {"k": key})
-    copy = {s.key: s for s in backend.replica_snapshots(replica, task.snapshot_prefix)}.get(key)
+    copy = {s.key: s for s in dst.replica_snapshots(replica, task.snapshot_prefix)}.get(key)
     if copy is None or copy.identity != new.identity:
         raise ServiceError("verify_failed", _(
             "The target does not hold %(k)s with the source's identity %(i)s (it reports %(c)s): the copy "
             "cannot be trusted. Run again; if it repeats, check the target pool's health.") % {
             "k": key, "i": new.identity, "c": copy.identity if copy else _("no such snapshot")})
+    where = f"{task.target.host}:" if task.target.is_remote else ""
     sent = SentSnapshot.objects.create(
         task=task, job=ctx.job, snapshot=key, kind=SendKind.INCREMENTAL if base else SendKind.FULL,
-        base=base.key if base else "", source_name=new.name, target_name=copy.name, source_guid=new.identity,
+        base=base.key if base else "", source_name=new.name, target_name=where + copy.name, source_guid=new.identity,
         target_guid=copy.identity, bytes=result.bytes, seconds=round(result.seconds, 3), verified=True)
     ctx.forget_undo()  # verified: from here on the backup stands
     rate = result.bytes / max(result.seconds, 1e-3) / 2**20
     ctx.log.info(f"Sent {sent.kind} {key}{f' from {base.key}' if base else ''}: {result.bytes} bytes in "
                  f"{result.seconds:.2f} s ({rate:.1f} MiB/s); verified on the target ({copy.identity})")
-    pruned = _prune(ctx, task, backend, replica)
+    pruned = _prune(ctx, task, backend, dst, replica)
     return {"snapshot": key, "kind": sent.kind, "base": sent.base, "bytes": result.bytes,
             "seconds": round(result.seconds, 3), "mib_s": round(rate, 1), "verified": True, **pruned}
 
@@ -119,19 +149,20 @@ def prune_source(ctx: JobContext, task: BackupTask, names: tuple[str, ...]) -> N
     SentSnapshot.objects.filter(task=task, snapshot__in=names).update(on_source=False)
 
 
-def _prune(ctx: JobContext, task: BackupTask, backend: StreamBackend, replica: Replica) -> dict:
+def _prune(ctx: JobContext, task: BackupTask, backend: StreamBackend, dst: StreamBackend, replica: Replica) -> dict:
     ctx.progress(95, _("Pruning"))
     prefix = task.snapshot_prefix
     source = backend.source_snapshots(task.source.name, prefix)
-    target = backend.replica_snapshots(replica, prefix)
+    target = dst.replica_snapshots(replica, prefix)
     plan = retention.prune_plan([s.key for s in source], [s.key for s in target], task.keep_source, task.keep_target)
     for line in plan.lines:
         if "destroy" in line:
             ctx.log.info(line)
     prune_source(ctx, task, plan.source)
-    backend.destroy_replica_snapshots(replica, [s for s in target if s.key in plan.target])
+    dst.destroy_replica_snapshots(replica, [s for s in target if s.key in plan.target])
     SentSnapshot.objects.filter(task=task, snapshot__in=plan.target).update(on_target=False)
-    sync.refresh_pool_contents(ctx.runner, task.target.pool)
+    if not task.target.is_remote:
+        sync.refresh_pool_contents(ctx.runner, task.target.pool)
     return {"pruned_source": list(plan.source), "pruned_target": list(plan.target), "base_kept": plan.common}
 
 
@@ -140,7 +171,8 @@ def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
     runner = runner or get_runner()
     backend, replica = get_stream_backend(task.source.pool, runner), replica_of(task)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    target = backend.replica_snapshots(replica, task.snapshot_prefix)
+    with replica_side(task, runner) as (dst, _there):
+        target = dst.replica_snapshots(replica, task.snapshot_prefix)
     plan = retention.prune_plan([s.key for s in source], [s.key for s in target], task.keep_source, task.keep_target)
     return {"task": task.pk, "replica": replica.name, "base": plan.common, "destroy_source": list(plan.source),
             "destroy_target": list(plan.target), "lines": list(plan.lines)}

@@ -5,8 +5,10 @@ Restores verify every file of the chain before receiving anything; "verify now" 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ServiceError
-from apps.core.runner import Runner, get_runner
+from apps.core.runner import LoggingRunner, Runner, get_runner
 from apps.jobs import services as jobs
 from apps.jobs.models import Job
 from apps.jobs.registry import job_kind
@@ -23,12 +25,12 @@ from apps.jobs.runtime import JobContext
 from apps.storage import sync
 from apps.storage.models import Pool
 
-from .. import keys, retention
+from .. import keys, remote, retention
 from ..backends import get_stream_backend
 from ..backends.base import Replica, SideSnapshot
 from ..choices import SendKind, Strategy
 from ..models import BackupTask, SentSnapshot
-from ..repository import Repository, StreamFile, chain_to, prune_chains, sha256_file, stream_name
+from ..repository import RemoteRepository, Repository, StreamFile, chain_to, prune_chains, stream_name
 from .common import flat_name, moment, stream
 from .replication import prune_source, take_snapshot
 
@@ -49,13 +51,28 @@ def client_name() -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", name) or "calypso"
 
 
-def _repository(task: BackupTask) -> Repository:
-    repo = Repository(task.target.path)
-    why = repo.check()
-    if why:
-        raise ServiceError("repository_unavailable", _("The repository %(t)s cannot be written: %(w)s. Mount or "
-                                                       "create it, then run again.") % {"t": task.target.name, "w": why})
-    return repo
+@contextlib.contextmanager
+def _repository(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None,
+                check: bool = True) -> Iterator[Repository | RemoteRepository]:
+    """The task's repository: a directory here, or on another host through an SSH session held open while
+    it is used (its commands logged to the job through ``log(level, message)``)."""
+    target = task.target
+    with contextlib.ExitStack() as stack:
+        if target.is_remote:
+            ssh = stack.enter_context(remote.connect(target, runner, (lambda m: log("info", m)) if log else None))
+            repo = RemoteRepository(ssh, LoggingRunner(ssh, log) if log else ssh, target.path)
+        else:
+            repo = Repository(target.path)
+        why = repo.check() if check else None
+        if why:
+            raise ServiceError("repository_unavailable", _(
+                "The repository %(t)s cannot be written: %(w)s. Mount or create it, then run again.") % {
+                "t": target.name, "w": why})
+        yield repo
+
+
+def _rate(task: BackupTask) -> int | None:
+    return task.target.bandwidth_limit_kib * 1024 or None
 
 
 def _base(task: BackupTask, streams: list[StreamFile], source: list[SideSnapshot], at: datetime) -> StreamFile | None:
@@ -72,9 +89,14 @@ def _base(task: BackupTask, streams: list[StreamFile], source: list[SideSnapshot
 
 
 def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
-    repo, client, flat = _repository(task), client_name(), flat_name(task)
+    # Held for the whole job: an undo step (removing the .partial over SSH) runs after this function raised.
+    return _back_up(ctx, task, at, ctx.hold(_repository(task, ctx.runner, ctx.log.write)))
+
+
+def _back_up(ctx: JobContext, task: BackupTask, at: datetime, repo: Repository | RemoteRepository) -> dict:
+    client, flat = client_name(), flat_name(task)
     for path in repo.leftovers(client, flat):  # an interrupted run's: never complete, so never kept
-        path.unlink(missing_ok=True)
+        repo.discard(path)
         ctx.log.warning(f"Removed {path}: an unfinished write of an earlier run")
     backend = get_stream_backend(task.source.pool, ctx.runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
@@ -93,12 +115,14 @@ def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
     kind = SendKind.INCREMENTAL if base else SendKind.FULL
     relative = stream_name(client, f"{at:%Y%m}", kind, flat, name, backend.kind, task.compression)
     partial = repo.partial_for(relative)
-    ctx.on_undo(f"remove {partial}", lambda: partial.unlink(missing_ok=True))
+    ctx.on_undo(f"remove {partial}", lambda: repo.discard(partial))
     base_side = next((s for s in source if base and s.key == base.snapshot), None)
+    sink = repo.sink_options(partial)
     result = stream(ctx, [backend.send_argv(new, base_side), COMPRESS[task.compression], ["age", "-r", key.recipient]],
-                    sink=partial, digest=True, estimate=estimate)
+                    sink.get("consumers", ()), sink=sink.get("sink"), digest=True, estimate=estimate,
+                    rate_limit=_rate(task))
     ctx.progress(92, _("Reading %(f)s back") % {"f": relative})
-    written, size = sha256_file(partial), partial.stat().st_size
+    written, size = repo.readback(partial)
     if written != result.sha256 or size != result.bytes:
         raise ServiceError("verify_failed", _(
             "%(f)s reads back as %(n)s bytes with SHA-256 %(w)s, but %(m)s bytes with %(s)s were written: the "
@@ -111,9 +135,10 @@ def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
     repo.complete(relative, record)
     SentSnapshot.objects.create(
         task=task, job=ctx.job, snapshot=name, kind=kind, base=record.base, source_name=new.name,
-        target_name=str(repo.root / relative), source_guid=new.identity, bytes=size,
-        seconds=round(result.seconds, 3), verified=True, verified_at=timezone.now(), path=relative, sha256=written,
-        compression=task.compression, recipient=key.recipient)
+        target_name=f"{task.target.host + ':' if task.target.is_remote else ''}{repo.path(relative)}",
+        source_guid=new.identity, bytes=size, seconds=round(result.seconds, 3), verified=True,
+        verified_at=timezone.now(), path=relative, sha256=written, compression=task.compression,
+        recipient=key.recipient)
     ctx.forget_undo()  # written, read back and complete: from here on the backup stands
     rate = result.bytes / max(result.seconds, 1e-3) / 2**20
     ctx.log.info(f"Wrote {kind} {relative}: {size} bytes in {result.seconds:.2f} s ({rate:.1f} MiB/s), "
@@ -130,7 +155,7 @@ def _plan(task: BackupTask, source: list[SideSnapshot], streams: list[StreamFile
     return doomed, source_plan
 
 
-def _prune(ctx: JobContext, task: BackupTask, repo: Repository, client: str, flat: str) -> dict:
+def _prune(ctx: JobContext, task: BackupTask, repo: Repository | RemoteRepository, client: str, flat: str) -> dict:
     ctx.progress(95, _("Pruning"))
     backend = get_stream_backend(task.source.pool, ctx.runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
@@ -146,14 +171,16 @@ def _prune(ctx: JobContext, task: BackupTask, repo: Repository, client: str, fla
 
 def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
     """Which chains (whole) and source snapshots pruning would remove now, and why the rest stays."""
-    repo, client, flat = Repository(task.target.path), client_name(), flat_name(task)
-    backend = get_stream_backend(task.source.pool, runner or get_runner())
+    runner = runner or get_runner()
+    client, flat = client_name(), flat_name(task)
+    backend = get_stream_backend(task.source.pool, runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    streams = repo.streams(client, flat)
+    with _repository(task, runner, check=False) as repo:
+        streams, root = repo.streams(client, flat), str(repo.root)
     doomed, plan = _plan(task, source, streams)
     lines = [line for line in plan.lines if line.startswith("source")]
     lines += [f"repository: {'destroy' if s in doomed else 'keep'} {s.path}" for s in streams]
-    return {"task": task.pk, "repository": str(repo.root), "base": plan.common, "destroy_source": list(plan.source),
+    return {"task": task.pk, "repository": root, "base": plan.common, "destroy_source": list(plan.source),
             "destroy_target": [s.path for s in doomed], "lines": lines}
 
 
@@ -169,17 +196,17 @@ def start_verify(task: BackupTask, *, actor=None) -> Job:
 @job_kind("backup.verify", "Verify backup files")
 def run_verify(ctx: JobContext, task: BackupTask, **params) -> dict:
     """Worker side: read every complete stream file back and compare its SHA-256 with its manifest."""
-    repo, client, flat = _repository(task), client_name(), flat_name(task)
-    streams = repo.streams(client, flat)
-    bad = []
-    for i, item in enumerate(streams):
-        ctx.progress(100 * i / max(len(streams), 1), _("Reading %(f)s") % {"f": item.path})
-        ok = repo.sha256(item.path) == item.sha256
-        rows = SentSnapshot.objects.filter(task=task, path=item.path)
-        rows.update(verified=ok, **({"verified_at": timezone.now()} if ok else {}))
-        if not ok:
-            bad.append(item.path)
-            ctx.log.error(f"{item.path}: its SHA-256 differs from its manifest's: the file is damaged")
+    with _repository(task, ctx.runner, ctx.log.write) as repo:
+        streams = repo.streams(client_name(), flat_name(task))
+        bad = []
+        for i, item in enumerate(streams):
+            ctx.progress(100 * i / max(len(streams), 1), _("Reading %(f)s") % {"f": item.path})
+            ok = repo.sha256(item.path) == item.sha256
+            SentSnapshot.objects.filter(task=task, path=item.path).update(
+                verified=ok, **({"verified_at": timezone.now()} if ok else {}))
+            if not ok:
+                bad.append(item.path)
+                ctx.log.error(f"{item.path}: its SHA-256 differs from its manifest's: the file is damaged")
     if bad:
         raise ServiceError("corrupt_stream", _(
             "%(n)s of %(t)s stream file(s) are damaged: %(f)s. Restores through them will refuse; run the task "
@@ -220,9 +247,14 @@ def _restore_target(pool: Pool, name: str) -> Replica:
 def run_restore(ctx: JobContext, sent: SentSnapshot, *, pool: int, name: str, **params) -> dict:
     """Worker side: verify every file of the chain, then ``age -d | decompress | receive`` each in order into
     the new dataset, and check the result's identity. A failure removes what was received."""
-    task, target_pool = sent.task, Pool.objects.get(pk=pool)
-    repo, client, flat = _repository(task), client_name(), flat_name(task)
-    chain = chain_to(repo.streams(client, flat), sent.snapshot)
+    repo = ctx.hold(_repository(sent.task, ctx.runner, ctx.log.write, check=False))
+    return _restore(ctx, sent, Pool.objects.get(pk=pool), name, repo)
+
+
+def _restore(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: str,
+             repo: Repository | RemoteRepository) -> dict:
+    task = sent.task
+    chain = chain_to(repo.streams(client_name(), flat_name(task)), sent.snapshot)
     if not chain:
         raise ServiceError("chain_broken", _("No complete chain of stream files leads to %(s)s in %(r)s (a file or "
                                              "manifest is missing).") % {"s": sent.snapshot, "r": repo.root})
@@ -239,10 +271,12 @@ def run_restore(ctx: JobContext, sent: SentSnapshot, *, pool: int, name: str, **
     with keys.identity_file(chain[0].recipient) as identity:
         for i, item in enumerate(chain):
             ctx.log.info(f"Receiving {item.path} ({item.kind})")
-            result = stream(ctx, [], [["age", "-d", "-i", str(identity)], DECOMPRESS[item.compression],
-                                      backend.receive_argv(where)],
-                            source=repo.path(item.path), estimate=item.stream_bytes, low=20 + 70 * i / len(chain),
-                            high=20 + 70 * (i + 1) / len(chain))
+            options = repo.source_options(item.path)
+            result = stream(ctx, options.pop("producers", []), [["age", "-d", "-i", str(identity)],
+                                                                 DECOMPRESS[item.compression],
+                                                                 backend.receive_argv(where)],
+                            estimate=item.stream_bytes, low=20 + 70 * i / len(chain),
+                            high=20 + 70 * (i + 1) / len(chain), **options)
             total += result.bytes
     got = {s.key: s.identity for s in backend.replica_snapshots(where, task.snapshot_prefix)}
     if got.get(sent.snapshot) != chain[-1].source_identity:

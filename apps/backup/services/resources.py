@@ -32,7 +32,8 @@ RETRY_AFTER = timedelta(minutes=10)  # a failed scheduled run is tried again aft
 
 class TargetService(ResourceService[Target]):
     model = Target
-    fields = ("name", "kind", "pool", "path", "description")
+    fields = ("name", "kind", "pool", "path", "host", "port", "username", "host_key", "bandwidth_limit_kib",
+              "description")
 
     def retire(self, obj: Target) -> None:
         names = list(obj.tasks.values_list("name", flat=True))
