@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import CalypsoModelAdmin, badge
@@ -36,17 +37,21 @@ class TargetAdmin(CalypsoModelAdmin):
 
 @admin.register(BackupTask)
 class BackupTaskAdmin(CalypsoModelAdmin):
-    list_display = ("name", "source", "target", "enabled", "keep", "last_success_at", "next_due_at", "last_error_short")
+    list_display = ("name", "source", "target", "enabled", "keep", "last_success_at", "drill", "next_due_at",
+                    "last_error_short")
     list_filter = ("enabled", ("target", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "source__name", "target__name")
     list_select_related = ("source__pool", "target__pool")
-    readonly_fields = ("replica", "last_run_at", "last_success_at", "last_error", "next_due_at", "chain")
+    readonly_fields = ("replica", "last_run_at", "last_success_at", "last_error", "failures", "next_due_at",
+                       "last_drill_at", "last_drill_ok", "last_drill_error", "chain")
     fieldsets = (
         (None, {"fields": ("name", "source", "target", "replica", "enabled")}),
         (_("Schedule"), {"fields": ("interval_minutes", ("window_start", "window_end"))}),
         (_("Stream files (repositories)"), {"fields": ("strategy", "compression")}),
         (_("Retention"), {"fields": ("keep_source", "keep_target")}),
-        (_("Runs"), {"fields": ("last_run_at", "last_success_at", "next_due_at", "last_error", "chain")}),
+        (_("Restore drills"), {"fields": ("drill_interval_days", "drill_pool", "last_drill_at", "last_drill_ok",
+                                          "last_drill_error")}),
+        (_("Runs"), {"fields": ("last_run_at", "last_success_at", "failures", "next_due_at", "last_error", "chain")}),
     )
     operations = TASK
     model_forms = True
@@ -57,7 +62,17 @@ class BackupTaskAdmin(CalypsoModelAdmin):
                 .select_related("pool")
         elif db_field.name == "target":
             kwargs["queryset"] = Target.objects.restrict(request.user, "change").select_related("pool")
+        elif db_field.name == "drill_pool":
+            kwargs["queryset"] = Pool.objects.restrict(request.user, "change").filter(gone=False)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description=_("last restore drill"), ordering="last_drill_at")
+    def drill(self, obj):
+        if obj.last_drill_at is None:
+            return "-"
+        age = timesince(obj.last_drill_at)
+        return badge(_("passed %(a)s ago") % {"a": age} if obj.last_drill_ok else _("FAILED %(a)s ago") % {"a": age},
+                     "green" if obj.last_drill_ok else "red")
 
     @admin.display(description=_("keep (source / target)"))
     def keep(self, obj):

@@ -144,9 +144,18 @@ class BackupTask(Named, CalypsoModel):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text=_("Scheduled runs failed in a row (retries back off)."))
     next_due_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: due at the next beat tick."))
+    drill_interval_days = models.PositiveIntegerField(default=7, help_text=_(
+        "Days between restore drills: the newest copy restored into a scratch dataset and compared (0: none)."))
+    drill_pool = models.ForeignKey(Pool, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   help_text=_("Where drills restore to (empty: the source's pool)."))
+    last_drill_at = models.DateTimeField(null=True, blank=True)
+    last_drill_ok = models.BooleanField(null=True, blank=True)
+    last_drill_error = models.TextField(blank=True)
 
-    observed_fields = ("last_run_at", "last_success_at", "last_error", "next_due_at")
+    observed_fields = ("last_run_at", "last_success_at", "last_error", "failures", "next_due_at", "last_drill_at",
+                       "last_drill_ok", "last_drill_error")
 
     class Meta:
         ordering = ("name",)

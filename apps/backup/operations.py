@@ -33,6 +33,9 @@ TASK = Operations(
     Operation("delete", services.TASKS.delete, help=_("Its snapshots and replicas stay on the hosts.")),
     Operation("run", services.start_backup_run, job=True, bulk=True, label=_("Run now"),
               help=_("Snapshot, send (incrementally when both sides share a snapshot), verify and prune now.")),
+    Operation("drill", services.start_drill, job=True, permission="run", label=_("Restore drill now"),
+              help=_("Restore the newest copy into a scratch dataset, check its identity and compare it with the "
+                     "source snapshot, then remove it.")),
     Operation("verify", services.start_verify, job=True, permission="run", label=_("Verify now"),
               when=lambda task: task.target.is_repository,
               help=_("Read every stream file of the task back and check it against its manifest's SHA-256.")),

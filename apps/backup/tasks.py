@@ -9,6 +9,7 @@ __all__ = ["run_due_backups_task"]
 @shared_task(name="backup.run_due", autoretry_for=(OperationalError,), retry_backoff=2, retry_jitter=False,
              max_retries=4)
 def run_due_backups_task() -> dict:
-    """Beat, every minute: queue a run of each enabled backup task that is due and inside its window (a busy
-    database retries the tick, as the snapshot policies' tick does)."""
-    return {"jobs": [job.pk for job in services.run_due_tasks()]}
+    """Beat, every minute: queue a run of each enabled backup task that is due and inside its window, and the
+    restore drills that are due (a busy database retries the tick, as the snapshot policies' tick does)."""
+    return {"jobs": [job.pk for job in services.run_due_tasks()],
+            "drills": [job.pk for job in services.run_due_drills()]}

@@ -74,6 +74,7 @@ class EventKind(models.TextChoices):
     POOL_GONE = "pool_gone", _("Pool disappeared")
     POOL_APPEARED = "pool_appeared", _("Pool appeared")
     SYNC_FAILED = "sync_failed", _("Could not be read")
+    BACKUP_FAILED = "backup_failed", _("Backup or restore drill failed")
 
 
 class EventSeverity(models.TextChoices):

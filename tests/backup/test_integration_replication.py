@@ -13,6 +13,7 @@ from apps.backup import services
 from apps.backup.models import SentSnapshot
 from apps.core.runner import LocalRunner
 from apps.jobs.choices import JobState
+from apps.jobs.runtime import run_job
 from apps.storage import sync
 from apps.storage.models import Dataset, Pool, Snapshot
 from apps.storage.services import register_btrfs_pool
@@ -76,6 +77,9 @@ def test_zfs_full_then_incrementals_then_pruning_and_the_replica_matches(zfs_pai
     assert [s.on_source for s in chain] == [False, False, True, True]
     assert [s.on_target for s in chain] == [False, True, True, True]
     assert services.retention_dry_run(task, runner=runner)["base"] == keys[-1]
+    drill = run_job(services.start_drill(task).pk, runner=runner)  # sent back from the replica and compared
+    assert drill.state == JobState.SUCCEEDED, (drill.error, list(drill.log_entries.values_list("message", flat=True)))
+    assert drill.result["snapshot"] == keys[-1] and drill.result["compared_files"] >= 3
 
 
 def test_zfs_a_changed_replica_is_refused_with_the_fix_and_the_run_leaves_nothing(zfs_pair, admin_user):
@@ -136,6 +140,10 @@ def test_btrfs_full_then_incremental_and_the_received_copies_match(btrfs_pair, a
     assert received.exists()  # keep_target 2: both copies; keep_source 1: only the newest (the base) on the source
     assert [s.short_name for s in Snapshot.objects.filter(dataset__pool=source.pool)] == [
         f"home@{job.result['snapshot']}"]
+    drill = run_job(services.start_drill(task).pk, runner=runner)
+    assert drill.state == JobState.SUCCEEDED, (drill.error, list(drill.log_entries.values_list("message", flat=True)))
+    assert drill.result["compared_files"] >= 2
+    assert not [p for p in Path(source.pool.mountpoint).iterdir() if p.name.startswith("calypso-drill")]
 
 
 def test_zfs_a_stream_cut_midway_leaves_nothing_and_the_next_run_succeeds(zfs_pair, admin_user):

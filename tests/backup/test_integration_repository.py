@@ -177,3 +177,30 @@ def test_btrfs_stream_files_full_incremental_and_restore(btrfs_source, admin_use
     assert restore.state == JobState.SUCCEEDED, (restore.error,
                                                  list(restore.log_entries.values_list("message", flat=True)))
     assert same_tree(home, Path(dst.mountpoint, "restored", f"home@{second.result['snapshot']}"))
+
+
+def test_a_restore_drill_proves_the_newest_chain_and_a_damaged_one_raises_an_event(zfs_source, admin_user):
+    from apps.storage.models import StorageEvent
+
+    runner, source, dst, repo = zfs_source
+    write_files(Path(source.mountpoint), {"a/b.txt": b"drill\n" * 10_000, "c.bin": os.urandom(150_000)})
+    task = _task(source, repo, drill_pool=dst)
+    for _round in range(2):
+        assert run_task(task, runner).state == JobState.SUCCEEDED
+    drill = run_job(services.start_drill(task).pk, runner=runner)
+    assert drill.state == JobState.SUCCEEDED, (drill.error, list(drill.log_entries.values_list("message", flat=True)))
+    assert drill.result["files"] == 2 and drill.result["compared_names"] >= 3 and drill.result["compared_files"] >= 2
+    task.refresh_from_db()
+    assert task.last_drill_ok is True and task.last_drill_at is not None
+    assert subprocess.run(["zfs", "list", "-H", "-o", "name", "-r", dst.name], capture_output=True,
+                          text=True).stdout.count("calypso-drill") == 0  # the scratch copy is gone
+
+    newest = SentSnapshot.objects.filter(task=task).order_by("-snapshot").first()
+    damaged = repo / newest.path
+    damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
+    failed = run_job(services.start_drill(task).pk, runner=runner)
+    assert failed.state in (JobState.FAILED, JobState.ROLLED_BACK) and "damaged" in failed.error
+    task.refresh_from_db()
+    assert task.last_drill_ok is False and "damaged" in task.last_drill_error
+    event = StorageEvent.objects.get(kind="backup_failed")
+    assert event.severity == "critical" and task.name in event.message

@@ -126,3 +126,41 @@ def test_btrfs_commands_use_absolute_paths_and_refuse_escapes():
     assert stream.receive_argv(Replica("replicas/users", "/mnt/usb")) == ["btrfs", "receive", "/mnt/usb/replicas/users"]
     with pytest.raises(BackendError):
         stream.receive_argv(Replica("../etc", "/mnt/usb"))
+
+
+def test_compare_trees_names_the_first_difference(tmp_path):
+    from apps.backup.services.drills import compare_trees
+    from apps.core.errors import ServiceError
+
+    left, right = tmp_path / "l", tmp_path / "r"
+    for root in (left, right):
+        (root / "d").mkdir(parents=True)
+        (root / "d" / "a.txt").write_bytes(b"same")
+        (root / "b.bin").write_bytes(b"x" * 100)
+    assert compare_trees(left, right) == (3, 2)
+    (right / "b.bin").write_bytes(b"y" * 100)  # same size, other bytes
+    with pytest.raises(ServiceError, match="b.bin differs"):
+        compare_trees(left, right)
+    (right / "extra").write_text("more")
+    with pytest.raises(ServiceError, match="differs from the source snapshot at extra"):
+        compare_trees(left, right)
+
+
+def test_drills_are_due_by_their_interval_and_only_with_a_verified_copy(pools):
+    from datetime import timedelta
+
+    from apps.backup.services.drills import drills_due
+
+    _tank, backup, _usb, data = pools
+    task = BackupTask.objects.create(name="data", source=data, target=Target.objects.create(name="t", pool=backup),
+                                     drill_interval_days=7)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert drills_due(now) == []  # nothing sent yet
+    SentSnapshot.objects.create(task=task, snapshot="calypso-1-a", kind="full", source_name="s", target_name="t",
+                                source_guid="1", verified=True)
+    assert drills_due(now) == [task]
+    BackupTask.objects.filter(pk=task.pk).update(last_drill_at=now - timedelta(days=3))
+    assert drills_due(now) == []
+    assert drills_due(now + timedelta(days=4)) == [task]
+    BackupTask.objects.filter(pk=task.pk).update(drill_interval_days=0)
+    assert drills_due(now + timedelta(days=30)) == []

@@ -26,15 +26,19 @@ class BackupTaskSerializer(serializers.ModelSerializer):
     source = RestrictedRelatedField(queryset=Dataset.objects.filter(gone=False).select_related("pool"),
                                     action="change")
     target = RestrictedRelatedField(queryset=Target.objects.select_related("pool"), action="change")
+    drill_pool = RestrictedRelatedField(queryset=Pool.objects.filter(gone=False), action="change", required=False,
+                                        allow_null=True)
     source_name = serializers.CharField(source="source.name", read_only=True)
     target_name = serializers.CharField(source="target.name", read_only=True)
 
     class Meta:
         model = BackupTask
         fields = ("id", "name", "source", "source_name", "target", "target_name", "enabled", "interval_minutes",
-                  "window_start", "window_end", "strategy", "compression", "keep_source", "keep_target", "last_run_at", "last_success_at",
-                  "last_error", "next_due_at", "created", "updated")
-        read_only_fields = ("last_run_at", "last_success_at", "last_error", "next_due_at", "created", "updated")
+                  "window_start", "window_end", "strategy", "compression", "keep_source", "keep_target",
+                  "drill_interval_days", "drill_pool", "last_run_at", "last_success_at", "last_error", "failures",
+                  "next_due_at", "last_drill_at", "last_drill_ok", "last_drill_error", "created", "updated")
+        read_only_fields = ("last_run_at", "last_success_at", "last_error", "failures", "next_due_at",
+                            "last_drill_at", "last_drill_ok", "last_drill_error", "created", "updated")
 
 
 class SentSnapshotSerializer(serializers.ModelSerializer):

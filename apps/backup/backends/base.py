@@ -3,7 +3,9 @@ their identity, the send and receive commands, and the cleanup of what a failed 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 __all__ = ["Replica", "SideSnapshot", "StreamBackend"]
@@ -47,3 +49,5 @@ class StreamBackend(Protocol):
     def discard_partial(self, replica: Replica, key: str | None = None) -> list[str]: ...
 
     def destroy_replica_snapshots(self, replica: Replica, snapshots: list[SideSnapshot]) -> None: ...
+
+    def files_of(self, name: str) -> contextlib.AbstractContextManager[Path]: ...

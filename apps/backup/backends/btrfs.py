@@ -4,7 +4,9 @@ copy; ``btrfs receive`` sets it last, so a subvolume without one is a receive th
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 
 from apps.core.runner import Runner
 from apps.storage.backends.btrfs import BtrfsBackend, safe_join
@@ -71,3 +73,8 @@ class BtrfsStream:
         for snap in snapshots:
             self.btrfs.delete_subvolume(replica.mountpoint, str(PurePosixPath(snap.name).relative_to(
                 replica.mountpoint)))
+
+    @contextlib.contextmanager
+    def files_of(self, path: str) -> Iterator[Path]:
+        """The files of subvolume or snapshot ``path`` (a directory already)."""
+        yield Path(path)

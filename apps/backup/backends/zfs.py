@@ -3,6 +3,11 @@ which a receive keeps. Listing, creating and destroying go through the storage a
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 from apps.core.errors import BackendError
 from apps.core.runner import Runner
 from apps.storage.backends.zfs import ZfsBackend, validate_names
@@ -74,3 +79,37 @@ class ZfsStream:
             if snap.name == name:
                 return snap.guid
         raise BackendError(f"{name} does not exist")
+
+    @contextlib.contextmanager
+    def files_of(self, name: str) -> Iterator[Path]:
+        """The files of snapshot ``name`` (through a temporary clone beside its dataset) or of dataset ``name``
+        (mounted for the while), read-only use; everything is undone afterwards."""
+        validate_names(name)
+        if "@" in name:
+            clone = f"{name.partition('@')[0]}-calypso-read"
+            self.zfs.clone(name, clone, {"readonly": "on"})
+            try:
+                yield self._mountpoint(clone)
+            finally:
+                self._destroy_retrying(clone)
+            return
+        self.runner.run(["zfs", "mount", name], check=False)  # already mounted is fine
+        try:
+            yield self._mountpoint(name)
+        finally:
+            self.runner.run(["zfs", "umount", name], check=False)
+
+    def _mountpoint(self, name: str) -> Path:
+        return Path(self.runner.run(["zfs", "get", "-H", "-o", "value", "mountpoint", name]).stdout.strip())
+
+    def _destroy_retrying(self, name: str) -> None:
+        for _ in range(50):  # zfs-fuse says "busy" for about a second after a change
+            if self.runner.run(["zfs", "destroy", name], check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise BackendError(f"could not destroy {name} (busy)")
+
+    def destroy(self, name: str) -> None:
+        """Destroy dataset ``name`` and its snapshots (a drill's scratch copy)."""
+        validate_names(name)
+        self.runner.run(["zfs", "destroy", "-r", name], check=False)

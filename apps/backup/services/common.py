@@ -48,8 +48,12 @@ def stream(ctx: JobContext, producers: Sequence[Sequence[str]], consumers: Seque
 
     def progress(sent: int) -> None:
         seconds = max((timezone.now() - started).total_seconds(), 1e-3)
+        rate = sent / seconds
         percent = low + (high - low) * min(sent / estimate, 1) if estimate else (low + high) / 2
-        ctx.progress(percent, _("%(m).1f MiB at %(r).1f MiB/s") % {"m": sent / 2**20, "r": sent / seconds / 2**20})
+        step = _("%(m).1f MiB at %(r).1f MiB/s") % {"m": sent / 2**20, "r": rate / 2**20}
+        if estimate and rate and sent < estimate:  # the estimate is the source's size: an upper bound
+            step += _(", at most %(s)d s left") % {"s": (estimate - sent) / rate}
+        ctx.progress(percent, step)
 
     def stop() -> bool:
         ctx.check_cancelled()  # raises JobCancelled: the pipeline kills every stage on the way out

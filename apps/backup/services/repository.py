@@ -34,8 +34,8 @@ from ..repository import RemoteRepository, Repository, StreamFile, chain_to, pru
 from .common import flat_name, moment, stream
 from .replication import prune_source, take_snapshot
 
-__all__ = ["COMPRESS", "DECOMPRESS", "back_up", "client_name", "dry_run", "run_restore", "run_verify",
-           "start_restore", "start_verify"]
+__all__ = ["COMPRESS", "DECOMPRESS", "back_up", "client_name", "dry_run", "open_repository", "remove_restored",
+           "restore_chain", "restore_target", "run_restore", "run_verify", "start_restore", "start_verify"]
 
 # zstd -2: on this host's own binaries, libraries and documents its output is ~3 % smaller than gzip -6's at
 # about ten times the speed; -1 is no faster on two cores but ~2 % larger than gzip, -3 costs a third more CPU
@@ -52,7 +52,7 @@ def client_name() -> str:
 
 
 @contextlib.contextmanager
-def _repository(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None,
+def open_repository(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None,
                 check: bool = True) -> Iterator[Repository | RemoteRepository]:
     """The task's repository: a directory here, or on another host through an SSH session held open while
     it is used (its commands logged to the job through ``log(level, message)``)."""
@@ -90,7 +90,7 @@ def _base(task: BackupTask, streams: list[StreamFile], source: list[SideSnapshot
 
 def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
     # Held for the whole job: an undo step (removing the .partial over SSH) runs after this function raised.
-    return _back_up(ctx, task, at, ctx.hold(_repository(task, ctx.runner, ctx.log.write)))
+    return _back_up(ctx, task, at, ctx.hold(open_repository(task, ctx.runner, ctx.log.write)))
 
 
 def _back_up(ctx: JobContext, task: BackupTask, at: datetime, repo: Repository | RemoteRepository) -> dict:
@@ -175,7 +175,7 @@ def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
     client, flat = client_name(), flat_name(task)
     backend = get_stream_backend(task.source.pool, runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    with _repository(task, runner, check=False) as repo:
+    with open_repository(task, runner, check=False) as repo:
         streams, root = repo.streams(client, flat), str(repo.root)
     doomed, plan = _plan(task, source, streams)
     lines = [line for line in plan.lines if line.startswith("source")]
@@ -196,7 +196,7 @@ def start_verify(task: BackupTask, *, actor=None) -> Job:
 @job_kind("backup.verify", "Verify backup files")
 def run_verify(ctx: JobContext, task: BackupTask, **params) -> dict:
     """Worker side: read every complete stream file back and compare its SHA-256 with its manifest."""
-    with _repository(task, ctx.runner, ctx.log.write) as repo:
+    with open_repository(task, ctx.runner, ctx.log.write) as repo:
         streams = repo.streams(client_name(), flat_name(task))
         bad = []
         for i, item in enumerate(streams):
@@ -228,7 +228,7 @@ def start_restore(sent: SentSnapshot, *, pool: Pool, name: str, actor=None) -> J
     if pool.gone or pool.backend != task.source.pool.backend:
         raise ServiceError("invalid", _("Restore into a %(b)s pool on this host.") % {
             "b": task.source.pool.get_backend_display()}, field="pool")
-    where = _restore_target(pool, name)
+    where = restore_target(pool, name)
     if (pool.backend == "zfs" and pool.datasets.filter(name=where.name, gone=False).exists()) or (
             pool.backend == "btrfs" and Path(pool.mountpoint, name).exists()):
         raise ServiceError("exists", _("%(n)s exists: a restore never writes over data. Choose a new name.") % {
@@ -237,7 +237,7 @@ def start_restore(sent: SentSnapshot, *, pool: Pool, name: str, actor=None) -> J
                         params={"pool": pool.pk, "name": name})
 
 
-def _restore_target(pool: Pool, name: str) -> Replica:
+def restore_target(pool: Pool, name: str) -> Replica:
     if pool.backend == "btrfs":
         return Replica(name, mountpoint=pool.mountpoint)
     return Replica(f"{pool.name}/{name}")
@@ -247,11 +247,11 @@ def _restore_target(pool: Pool, name: str) -> Replica:
 def run_restore(ctx: JobContext, sent: SentSnapshot, *, pool: int, name: str, **params) -> dict:
     """Worker side: verify every file of the chain, then ``age -d | decompress | receive`` each in order into
     the new dataset, and check the result's identity. A failure removes what was received."""
-    repo = ctx.hold(_repository(sent.task, ctx.runner, ctx.log.write, check=False))
-    return _restore(ctx, sent, Pool.objects.get(pk=pool), name, repo)
+    repo = ctx.hold(open_repository(sent.task, ctx.runner, ctx.log.write, check=False))
+    return restore_chain(ctx, sent, Pool.objects.get(pk=pool), name, repo)
 
 
-def _restore(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: str,
+def restore_chain(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: str,
              repo: Repository | RemoteRepository) -> dict:
     task = sent.task
     chain = chain_to(repo.streams(client_name(), flat_name(task)), sent.snapshot)
@@ -264,7 +264,7 @@ def _restore(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: str,
             raise ServiceError("corrupt_stream", _("%(f)s is damaged (its SHA-256 differs from its manifest's): "
                                                    "nothing was restored.") % {"f": item.path})
     ctx.log.info(f"{len(chain)} stream file(s) checked: " + ", ".join(s.path for s in chain))
-    where = _restore_target(target_pool, name)
+    where = restore_target(target_pool, name)
     backend = get_stream_backend(target_pool, ctx.runner)
     _prepare_restore(ctx, target_pool, where)
     total = 0
@@ -291,21 +291,19 @@ def _restore(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: str,
 
 
 def _prepare_restore(ctx: JobContext, pool: Pool, where: Replica) -> None:
-    """Make room for the restore and undo it on failure: ZFS destroys what was received; Btrfs deletes the
-    received subvolumes and the directory."""
-    runner = ctx.runner
+    """Make room for the restore and undo it on failure."""
     if pool.backend == "btrfs":
-        directory = Path(pool.mountpoint, where.name)
-        runner.run(["mkdir", str(directory)])
-        backend = get_stream_backend(pool, runner)
+        ctx.runner.run(["mkdir", str(Path(pool.mountpoint, where.name))])
+    ctx.on_undo(f"remove {where.name} (what was received)", lambda: remove_restored(ctx.runner, pool, where))
 
-        def undo() -> None:
-            for sub in sorted(backend.btrfs.list_subvolumes(pool.mountpoint), key=lambda d: -len(d.extra["path"])):
-                if sub.extra["path"].startswith(f"{where.name}/"):
-                    backend.btrfs.delete_subvolume(pool.mountpoint, sub.extra["path"])
-            runner.run(["rmdir", str(directory)], check=False)
 
-        ctx.on_undo(f"remove {directory} and what was received into it", undo)
+def remove_restored(runner: Runner, pool: Pool, where: Replica) -> None:
+    """Remove a restore's copy: ZFS destroys the dataset; Btrfs deletes the received subvolumes and the directory."""
+    backend = get_stream_backend(pool, runner)
+    if pool.backend != "btrfs":
+        backend.destroy(where.name)
         return
-    ctx.on_undo(f"destroy {where.name} (what was received)",
-                lambda: runner.run(["zfs", "destroy", "-r", where.name], check=False))
+    for sub in sorted(backend.btrfs.list_subvolumes(pool.mountpoint), key=lambda d: -len(d.extra["path"])):
+        if sub.extra["path"].startswith(f"{where.name}/"):
+            backend.btrfs.delete_subvolume(pool.mountpoint, sub.extra["path"])
+    runner.run(["rmdir", str(Path(pool.mountpoint, where.name))], check=False)

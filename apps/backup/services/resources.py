@@ -3,6 +3,7 @@ files, by target), its dry run, and the protection of each task's incremental ba
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Q
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ServiceError
 from apps.core.resources import ResourceService
-from apps.core.runner import Runner
+from apps.core.runner import BASE_ENV, Runner
 from apps.jobs import services as jobs
 from apps.jobs.models import Job, JobLocked
 from apps.jobs.registry import job_kind
@@ -23,11 +24,15 @@ from ..choices import Strategy
 from ..models import BackupTask, Target
 from . import replication, repository
 from .common import moment, require_present
+from .repository import COMPRESS
 
-__all__ = ["RETRY_AFTER", "TARGETS", "TASKS", "TargetService", "TaskService", "base_protections", "in_window",
-           "retention_dry_run", "run_backup", "run_due_tasks", "start_backup_run"]
+__all__ = ["PACKAGES", "RETRY_AFTER", "TARGETS", "TASKS", "TargetService", "TaskService", "base_protections", "in_window",
+           "preflight_tools", "retention_dry_run", "run_backup", "run_due_tasks", "start_backup_run"]
 
-RETRY_AFTER = timedelta(minutes=10)  # a failed scheduled run is tried again after this (or its interval)
+RETRY_AFTER = timedelta(minutes=10)  # a failed run is tried again after this, doubled per failure in a row (at
+# most the task's interval)
+PACKAGES = {"zfs": "zfsutils-linux", "btrfs": "btrfs-progs", "age-keygen": "age", "ssh": "openssh-client",
+            "ssh-keyscan": "openssh-client", "ssh-keygen": "openssh-client"}
 
 
 class TargetService(ResourceService[Target]):
@@ -47,7 +52,7 @@ class TaskService(ResourceService[BackupTask]):
 
     model = BackupTask
     fields = ("name", "source", "target", "enabled", "interval_minutes", "window_start", "window_end", "strategy",
-              "compression", "keep_source", "keep_target")
+              "compression", "keep_source", "keep_target", "drill_interval_days", "drill_pool")
 
     def prepare(self, obj: BackupTask, changed: set[str]) -> None:
         obj.next_due_at = None
@@ -100,15 +105,31 @@ def run_backup(ctx: JobContext, task: BackupTask, *, now: str | None = None, **p
     interval = timedelta(minutes=task.interval_minutes)
     try:
         require_present(task)
+        preflight_tools(task)
         run = repository.back_up if task.target.is_repository else replication.replicate
         result = run(ctx, task, at)
     except Exception as exc:
-        BackupTask.objects.filter(pk=task.pk).update(last_run_at=at, last_error=str(exc)[:4000],
-                                                     next_due_at=at + min(RETRY_AFTER, interval))
+        BackupTask.objects.filter(pk=task.pk).update(
+            last_run_at=at, last_error=str(exc)[:4000], failures=task.failures + 1,
+            next_due_at=at + min(RETRY_AFTER * 2**min(task.failures, 10), interval))
         raise
-    BackupTask.objects.filter(pk=task.pk).update(last_run_at=at, last_success_at=at, last_error="",
+    BackupTask.objects.filter(pk=task.pk).update(last_run_at=at, last_success_at=at, last_error="", failures=0,
                                                  next_due_at=at + interval)
     return result
+
+
+def preflight_tools(task: BackupTask) -> None:
+    """Every program the run needs on this host, before anything changes; the missing ones named with the fix."""
+    needed = [task.source.pool.backend]  # zfs or btrfs
+    if task.target.is_repository:
+        needed += [COMPRESS[task.compression][0], "age", "age-keygen"]
+    if task.target.is_remote:
+        needed += ["ssh", "ssh-keyscan", "ssh-keygen"]
+    missing = [tool for tool in needed if shutil.which(tool, path=BASE_ENV["PATH"]) is None]
+    if missing:
+        raise ServiceError("tools_missing", _("This host lacks %(t)s, which this task needs. Install them (Debian: "
+                                              "apt install %(p)s), then run again.") % {
+            "t": ", ".join(missing), "p": " ".join(sorted({PACKAGES.get(t, t) for t in missing}))})
 
 
 def retention_dry_run(task: BackupTask, *, actor=None, runner: Runner | None = None) -> dict:
