@@ -6,7 +6,7 @@ from rest_framework import serializers
 from apps.core.serializers import RestrictedRelatedField
 from apps.storage.models import Pool
 
-__all__ = ["RestoreInput"]
+__all__ = ["BrowseInput", "RestoreFilesInput", "RestoreInput"]
 
 
 class RestoreInput(serializers.Serializer):
@@ -14,3 +14,15 @@ class RestoreInput(serializers.Serializer):
                                   help_text=_("The pool (or Btrfs filesystem) on this host to restore into."))
     name = serializers.CharField(max_length=100, help_text=_(
         "The new dataset (ZFS) or directory (Btrfs) the chain is received into; it must not exist."))
+
+
+class BrowseInput(serializers.Serializer):
+    path = serializers.CharField(required=False, allow_blank=True, default="", max_length=4096,
+                                 help_text=_("A directory of the snapshot, relative to its top (empty: the top)."))
+
+
+class RestoreFilesInput(serializers.Serializer):
+    paths = serializers.ListField(child=serializers.CharField(max_length=4096), min_length=1, max_length=1000,
+                                  help_text=_("Files or directories of the snapshot, relative to its top."))
+    destination = serializers.CharField(required=False, allow_blank=True, default="", max_length=100, help_text=_(
+        "A new directory of the source dataset they are copied into (default: restored-<snapshot>)."))

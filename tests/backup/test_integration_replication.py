@@ -77,6 +77,19 @@ def test_zfs_full_then_incrementals_then_pruning_and_the_replica_matches(zfs_pai
     assert [s.on_source for s in chain] == [False, False, True, True]
     assert [s.on_target for s in chain] == [False, True, True, True]
     assert services.retention_dry_run(task, runner=runner)["base"] == keys[-1]
+    # Browse the newest snapshot and copy a directory and a file back beside the live data.
+    sent = SentSnapshot.objects.get(task=task, snapshot=keys[-1])
+    top = services.browse(sent, runner=runner)
+    assert {e["name"]: e["type"] for e in top["entries"]}.items() >= {"a.txt": "file", "dir": "dir"}.items()
+    assert [e["name"] for e in services.browse(sent, path="dir", runner=runner)["entries"]] == ["b.bin"]
+    copied = run_job(services.start_restore_files(sent, paths=["dir", "a.txt"]).pk, runner=runner)
+    assert copied.state == JobState.SUCCEEDED, copied.error
+    back = mount / f"restored-{keys[-1]}"
+    assert (back / "a.txt").read_bytes() == (mount / "a.txt").read_bytes() and _same_tree(back / "dir", mount / "dir")
+    with pytest.raises(Exception, match="never write over"):
+        services.start_restore_files(sent, paths=["a.txt"])
+    with pytest.raises(Exception, match="without"):
+        services.browse(sent, path="../..", runner=runner)
     drill = run_job(services.start_drill(task).pk, runner=runner)  # sent back from the replica and compared
     assert drill.state == JobState.SUCCEEDED, (drill.error, list(drill.log_entries.values_list("message", flat=True)))
     assert drill.result["snapshot"] == keys[-1] and drill.result["compared_files"] >= 3
