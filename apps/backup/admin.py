@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
@@ -100,16 +101,18 @@ class BackupTaskAdmin(CalypsoModelAdmin):
         rows = list(obj.sent.order_by("-snapshot")[:30])
         if not rows:
             return _("Nothing sent yet.")
-        lines = format_html("".join(["<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"]
-                                    * len(rows)),
-                            *[value for row in rows for value in (
-                                row.snapshot, badge(row.get_kind_display(), SEND_KIND_COLORS.get(row.kind, "grey")),
-                                row.base or "-", f"{row.bytes:,} B", _("verified") if row.verified else _("unverified"),
-                                ", ".join(w for w, on in ((_("source"), row.on_source), (_("target"), row.on_target))
-                                          if on) or _("pruned"))])
+
+        def held(row) -> str:
+            places = [str(w) for w, on in ((_("source"), row.on_source), (_("target"), row.on_target)) if on]
+            return ", ".join(places) or str(_("pruned"))
+
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (row.snapshot, badge(row.get_kind_display(), SEND_KIND_COLORS.get(row.kind, "grey")), row.base or "-",
+             filesizeformat(row.bytes), _("verified") if row.verified else _("NOT verified"), held(row))
+            for row in rows))
         return format_html('<table class="calypso-chain"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
                            "<th>{}</th></tr>{}</table>", _("snapshot"), _("kind"), _("base"), _("sent"),
-                           _("verification"), _("held on"), lines)
+                           _("verification"), _("held on"), body)
 
 
 @admin.register(SentSnapshot)

@@ -164,3 +164,21 @@ def test_drills_are_due_by_their_interval_and_only_with_a_verified_copy(pools):
     assert drills_due(now + timedelta(days=4)) == [task]
     BackupTask.objects.filter(pk=task.pk).update(drill_interval_days=0)
     assert drills_due(now + timedelta(days=30)) == []
+
+
+def test_the_task_page_shows_its_chain_and_the_dashboard_its_backups(pools, admin_user):
+    from django.test import Client
+
+    _tank, backup, _usb, data = pools
+    task = BackupTask.objects.create(name="data", source=data, target=Target.objects.create(name="t", pool=backup))
+    SentSnapshot.objects.create(task=task, snapshot="calypso-1-20261201T000000000000Z", kind="full",
+                                source_name="tank/data@x", target_name="backup/tank_data@x", source_guid="7",
+                                bytes=2048, verified=True, on_source=False)
+    browser = Client()
+    browser.force_login(admin_user)
+    page = browser.get(f"/admin/backup/backuptask/{task.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "calypso-1-20261201T000000000000Z" in text and "2.0\xa0KB" in text and "<td>target</td>" in text
+    dashboard = browser.get("/admin/").content.decode()
+    assert "Backups" in dashboard and "no drill yet" in dashboard
