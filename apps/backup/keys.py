@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +21,8 @@ from apps.core.runner import CommandError, Runner
 
 from .models import BackupKey
 
-__all__ = ["EXPORT_WARNING", "backup_key", "export_key", "identity_file", "parse_age_keygen"]
+__all__ = ["EXPORT_WARNING", "backup_key", "export_key", "identity_file", "parse_age_keygen", "private_directory",
+           "sweep_private_directories"]
 
 _RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 _SECRET = re.compile(r"^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$")
@@ -66,6 +69,27 @@ def export_key(key: BackupKey, *, actor=None) -> dict:
 
 
 @contextlib.contextmanager
+def private_directory() -> Iterator[str]:
+    """A directory only this process's user can enter, removed afterwards, for secrets a tool reads from a file
+    (age -d -i, ssh -i). It lives under the data directory's ``secrets/run`` (not the shared /tmp); what a killed
+    worker left there is removed when a worker starts (``sweep_private_directories``)."""
+    base = Path(settings.DATA_DIR, "secrets", "run")
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="calypso-", dir=base) as private:
+        yield private
+
+
+def sweep_private_directories() -> int:
+    """Remove what killed workers left in ``secrets/run``; returns how many directories went."""
+    base = Path(settings.DATA_DIR, "secrets", "run")
+    gone = 0
+    for path in base.glob("calypso-*") if base.is_dir() else ():
+        shutil.rmtree(path, ignore_errors=True)
+        gone += 1
+    return gone
+
+
+@contextlib.contextmanager
 def identity_file(recipient: str) -> Iterator[Path]:
     """The secret of the key ``recipient`` names, in a file only this process's user can read, removed
     afterwards (``age -d -i`` reads identities from files)."""
@@ -74,7 +98,7 @@ def identity_file(recipient: str) -> Iterator[Path]:
         raise ServiceError("key_missing", _(
             "The stream files are encrypted to %(r)s, a key this appliance does not hold. Import the exported "
             "key file (see the README's disaster recovery section), then restore again.") % {"r": recipient})
-    with tempfile.TemporaryDirectory(prefix="calypso-age-") as private:  # created 0700
+    with private_directory() as private:
         path = Path(private, "identity")
         path.touch(mode=0o600)
         path.write_text(f"{key.secret}\n")

@@ -30,7 +30,7 @@ _PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9][A-Za-z0-9_.:-]*)*
 
 def validate_target_path(value: str) -> None:
     """Names joined by "/", each starting with a letter or digit (no "..", no leading "/")."""
-    if value and (not _PATH.match(value) or len(value) > 200):
+    if value and (not _PATH.fullmatch(value) or len(value) > 200):
         raise ValidationError(_("Give names joined by /, each of letters, digits, _ . : - (not starting "
                                 "with a dot), e.g. replicas/office."), code="invalid_path")
 
@@ -72,7 +72,13 @@ class Target(Named, CalypsoModel):
     def clean(self) -> None:
         if self.is_remote:
             self._remote_clean()
-            return
+        else:
+            self._local_clean()
+        twin = Target.objects.filter(host=self.host, pool_id=self.pool_id, path=self.path).exclude(pk=self.pk).first()
+        if twin is not None:  # two targets, one place: their tasks would prune each other's copies
+            raise ValidationError({"path": _("Target %(t)s already uses that place.") % {"t": twin.name}})
+
+    def _local_clean(self) -> None:
         if self.is_repository:
             if self.pool_id is not None:
                 raise ValidationError({"pool": _("A repository is a directory: give its path, not a pool.")})
@@ -90,11 +96,11 @@ class Target(Named, CalypsoModel):
 
     def _remote_clean(self) -> None:
         errors = {}
-        if not _HOST.match(self.host):
+        if not _HOST.fullmatch(self.host):
             errors["host"] = _("Give a host name or an IP address.")
         if not 1 <= (self.port or 0) <= 65535:
             errors["port"] = _("Give a port from 1 to 65535.")
-        if not _USER.match(self.username or ""):
+        if not _USER.fullmatch(self.username or ""):
             errors["username"] = _("Give a user name of lower-case letters, digits, _ and -.")
         if self.pool_id is not None:
             errors["pool"] = _("A target on another host names no pool of this one: give its path there.")
@@ -102,7 +108,7 @@ class Target(Named, CalypsoModel):
             raise ValidationError(errors)
         if self.is_repository:
             validate_repository_path(self.path)
-        elif not self.path or not _PATH.match(self.path):
+        elif not self.path or not _PATH.fullmatch(self.path):
             raise ValidationError({"path": _("Give the parent dataset on the other host, e.g. backup/replicas.")})
 
 

@@ -50,7 +50,8 @@ SENT = Operations(
               example={"pool": 1, "name": "restored-data"},
               help=_("Check every file of the chain up to this snapshot, then receive them into a new dataset "
                      "(never over existing data) and check the result's identity.")),
-    Operation("browse", services.browse, input=inputs.BrowseInput, method="get", label=_("Browse files"),
+    Operation("browse", services.browse, input=inputs.BrowseInput, method="get", permission="restore",
+              label=_("Browse files"),
               when=lambda sent: sent.on_source or (sent.on_target and not sent.path),
               help=_("The files of this snapshot, one directory at a time (from the source, else the replica).")),
     Operation("restore_files", services.start_restore_files, input=inputs.RestoreFilesInput, job=True,

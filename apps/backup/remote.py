@@ -5,7 +5,6 @@ then on: a changed key fails the connection, it is never trusted silently."""
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from apps.core.errors import BackendError, ServiceError
 from apps.core.runner import CommandError, Runner, SshRunner, get_runner
 
+from .keys import private_directory
 from .models import SshIdentity, Target
 
 __all__ = ["check_target", "connect", "create_identity", "ssh_identity", "ssh_refusal"]
@@ -27,7 +27,7 @@ def ssh_identity(runner: Runner) -> SshIdentity:
     found = SshIdentity.objects.filter(name="default").first()
     if found is not None:
         return found
-    with tempfile.TemporaryDirectory(prefix="calypso-ssh-") as private:
+    with private_directory() as private:
         key = Path(private, "id_ed25519")
         try:
             runner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "calypso-backup", "-f", str(key)])
@@ -74,16 +74,21 @@ def ssh_refusal(target: Target, exc: CommandError) -> ServiceError:
 
 
 @contextlib.contextmanager
-def connect(target: Target, runner: Runner, log: Callable[[str], None] | None = None) -> Iterator[SshRunner]:
+def connect(target: Target, runner: Runner, log: Callable[[str], None] | None = None,
+            pin: bool = True) -> Iterator[SshRunner]:
     """An SshRunner for ``target``, checked with a first command; its key and known_hosts files live in a
-    private directory only while it is used. The host key is pinned now if the target has none yet."""
+    private directory only while it is used. The host key is pinned now if the target has none yet (``pin``;
+    a read-only look never pins)."""
+    if not target.host_key and not pin:
+        raise ServiceError("not_connected", _("%(t)s has never been reached: use Check connection (or run the "
+                                              "task) first.") % {"t": target.name})
     identity = ssh_identity(runner)
     if not target.host_key:
         target.host_key = _scan(runner, target)
         Target.objects.filter(pk=target.pk, host_key="").update(host_key=target.host_key)
         if log:
             log(f"Pinned the host key of {target.host}:{target.port} on first contact: {target.host_key[:60]}...")
-    with tempfile.TemporaryDirectory(prefix="calypso-ssh-") as private:
+    with private_directory() as private:
         key = Path(private, "identity")
         key.touch(mode=0o600)
         key.write_text(identity.private_key)

@@ -15,7 +15,6 @@ repository may be a directory of this host (``Repository``) or of another host o
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -25,8 +24,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["FORMAT", "RemoteRepository", "Repository", "StreamFile", "chain_to", "chains", "complete_streams",
-           "incomplete", "manifest_text", "prune_chains", "sha256_file", "stream_name"]
+from apps.core.runner import CommandError
+
+__all__ = ["FORMAT", "RemoteRepository", "Repository", "StreamFile", "UnreadableManifest", "chain_to", "chains",
+           "complete_streams", "incomplete", "manifest_text", "prune_chains", "sha256_file", "stream_name"]
 
 FORMAT = 1
 MANIFEST = ".json"
@@ -62,7 +63,7 @@ def stream_name(client: str, month: str, kind: str, source_flat: str, snapshot: 
                 compression: str) -> str:
     """The stream file's path relative to the repository root."""
     for part in (client, source_flat, snapshot):
-        if not _SAFE.match(part):
+        if not _SAFE.fullmatch(part):
             raise ValueError(f"unsafe name for a stream file: {part!r}")
     if not re.fullmatch(r"\d{6}", month) or kind not in ("full", "incremental"):
         raise ValueError(f"bad month or kind: {month!r} {kind!r}")
@@ -137,23 +138,20 @@ class Repository:
     def sha256(self, relative: str) -> str:
         return sha256_file(self.path(relative))
 
-    def _names(self, client: str, source_flat: str) -> list[str]:
-        return sorted(str(p.relative_to(self.root)) for p in (self.root / client).glob(f"*/*/{source_flat}@*"))
+    def _names(self, client: str, stem: str) -> list[str]:
+        return sorted(str(p.relative_to(self.root)) for p in (self.root / client).glob(f"*/*/{stem}*"))
 
     def _manifests(self, relatives: list[str]) -> list[str]:
-        out = []
-        for relative in relatives:
-            with contextlib.suppress(OSError):
-                out.append(self.path(relative).read_text())
-        return out
+        return [self.path(relative).read_text() for relative in relatives]  # unreadable: the listing fails
 
-    def streams(self, client: str, source_flat: str) -> list[StreamFile]:
-        """The complete stream files of one source (a manifest and its file), oldest snapshot first."""
-        return complete_streams(self._names(client, source_flat) if client else [], self._manifests)
+    def streams(self, client: str, stem: str) -> list[StreamFile]:
+        """The complete stream files whose names start with ``stem`` (one task's: ``<source>@<prefix>``), as a
+        manifest and its file, oldest snapshot first."""
+        return complete_streams(self._names(client, stem), self._manifests)
 
-    def leftovers(self, client: str, source_flat: str) -> list[str]:
+    def leftovers(self, client: str, stem: str) -> list[str]:
         """What interrupted writes left: ``.partial`` files and stream files without a manifest."""
-        return [str(self.root / n) for n in incomplete(self._names(client, source_flat))]
+        return [str(self.root / n) for n in incomplete(self._names(client, stem))]
 
     def remove(self, stream: StreamFile) -> None:
         """Delete a stream: its manifest first (from then on it is not complete), then the file."""
@@ -167,21 +165,31 @@ def manifest_text(stream: StreamFile) -> str:
     return json.dumps(asdict(stream), sort_keys=True) + "\n"
 
 
+class UnreadableManifest(ValueError):
+    """A manifest exists but cannot be read or parsed: nothing may be decided about its chain (pruning, a
+    base) until it is."""
+
+
 def complete_streams(names: list[str], read: Callable[[list[str]], list[str]]) -> list[StreamFile]:
-    """The streams among ``names`` (paths relative to the root) that have both their file and a readable
-    manifest; ``read(manifest paths)`` gives the manifests' texts."""
+    """The streams among ``names`` (paths relative to the root) that have both their file and a manifest;
+    ``read(manifest paths)`` gives the manifests' texts. A manifest that cannot be read raises
+    UnreadableManifest: an incomplete picture must not look like a smaller repository."""
     present = set(names)
+    manifests = [n for n in names if n.endswith(MANIFEST) and not n.endswith(PARTIAL)]
+    try:
+        texts = read(manifests)
+    except OSError as exc:
+        raise UnreadableManifest(f"cannot read the manifests: {exc}") from exc
     found = []
-    for text in read([n for n in names if n.endswith(MANIFEST)]):
-        for line in text.splitlines():
-            try:
-                data = json.loads(line)
-                stream = StreamFile(**{k: v for k, v in data.items() if k in StreamFile.__slots__})
-            except (ValueError, TypeError):
-                continue  # unreadable: not a complete stream (verify reports it)
-            if stream.path in present:
-                found.append(stream)
-    return sorted(found, key=lambda s: s.snapshot)
+    for line in (line for text in texts for line in text.splitlines() if line.strip()):
+        try:
+            data = json.loads(line)
+            found.append(StreamFile(**{k: v for k, v in data.items() if k in StreamFile.__slots__}))
+        except (ValueError, TypeError) as exc:
+            raise UnreadableManifest(f"a manifest is damaged: {line[:120]!r}") from exc
+    if len(found) != len(manifests):
+        raise UnreadableManifest(f"{len(manifests)} manifests, {len(found)} read")
+    return sorted((s for s in found if s.path in present), key=lambda s: s.snapshot)
 
 
 def incomplete(names: list[str]) -> list[str]:
@@ -245,24 +253,27 @@ class RemoteRepository:
     def sha256(self, relative: str) -> str:
         return self.runner.run(["sha256sum", "--", self.path(relative)], timeout=3600).stdout.split()[0]
 
-    def _names(self, client: str, source_flat: str) -> list[str]:
+    def _names(self, client: str, stem: str) -> list[str]:
         base = f"{self.root}/{client}"
         if self.runner.run(["test", "-d", base], check=False).returncode:
             return []
         out = self.runner.run(["find", base, "-mindepth", "3", "-maxdepth", "3", "-type", "f", "-name",
-                               f"{source_flat}@*"]).stdout
+                               f"{stem}*"]).stdout
         return sorted(line[len(self.root) + 1:] for line in out.splitlines() if line.startswith(base + "/"))
 
     def _manifests(self, relatives: list[str]) -> list[str]:
         if not relatives:
             return []
-        return [self.runner.run(["cat", "--", *(self.path(r) for r in relatives)], check=False).stdout]
+        try:
+            return [self.runner.run(["cat", "--", *(self.path(r) for r in relatives)]).stdout]
+        except CommandError as exc:
+            raise OSError(exc.stderr.strip() or str(exc)) from exc
 
-    def streams(self, client: str, source_flat: str) -> list[StreamFile]:
-        return complete_streams(self._names(client, source_flat), self._manifests)
+    def streams(self, client: str, stem: str) -> list[StreamFile]:
+        return complete_streams(self._names(client, stem), self._manifests)
 
-    def leftovers(self, client: str, source_flat: str) -> list[str]:
-        return [self.path(n) for n in incomplete(self._names(client, source_flat))]
+    def leftovers(self, client: str, stem: str) -> list[str]:
+        return [self.path(n) for n in incomplete(self._names(client, stem))]
 
     def remove(self, stream: StreamFile) -> None:
         final = self.path(stream.path)
@@ -305,10 +316,9 @@ def chain_to(streams: list[StreamFile], snapshot: str) -> list[StreamFile]:
 
 
 def prune_chains(streams: list[StreamFile], keep: int) -> list[StreamFile]:
-    """The streams of every chain but the newest ``keep`` (whole chains only: a kept file never loses the
-    files it depends on), plus incrementals that belong to no chain."""
+    """The streams of every chain but the newest ``keep``: whole chains only, so a kept file never loses the
+    files it depends on. A stream in no chain is never pruned (it is reported by verify, not guessed at)."""
     if keep < 1:
         raise ValueError(f"keep at least one chain, not {keep}")
-    all_chains = chains(streams)
-    kept = {s.path for chain in all_chains[-keep:] for s in chain}
-    return [s for s in sorted(streams, key=lambda s: s.snapshot) if s.path not in kept]
+    old = chains(streams)[:-keep]
+    return sorted((s for chain in old for s in chain), key=lambda s: s.snapshot)

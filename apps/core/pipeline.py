@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from apps.core.runner import BASE_ENV, CommandError, CommandNotFound, CommandResult, _check_argv, _kill_group
+from apps.core.runner import BASE_ENV, CommandError, CommandNotFound, CommandResult, check_argv, kill_group
 
 __all__ = ["PipelineCancelled", "PipelineError", "PipelineResult", "PipelineTimeout", "run_pipeline"]
 
@@ -421,7 +421,7 @@ class _Pipeline:
                 for stage in running:
                     if not stage.killed:
                         stage.killed = True
-                        _kill_group(stage.proc)
+                        kill_group(stage.proc)
             self.check()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 running[0].proc.wait(min(0.05, TICK))
@@ -430,7 +430,7 @@ class _Pipeline:
         """SIGKILL every stage's process group; returns the indexes of the stages that were still running."""
         running = [i for i, s in enumerate(self.stages) if s.proc.poll() is None]
         for stage in self.stages:
-            _kill_group(stage.proc)  # also groups whose leader is gone but whose children live on
+            kill_group(stage.proc)  # also groups whose leader is gone but whose children live on
         return running
 
     def close(self) -> None:
@@ -439,7 +439,7 @@ class _Pipeline:
             self._release(fd)
         for stage in self.stages:
             if stage.proc.poll() is None:
-                _kill_group(stage.proc)
+                kill_group(stage.proc)
             stage.proc.wait()
             if stage.ended is None:
                 stage.ended = time.monotonic()
@@ -505,8 +505,8 @@ def run_pipeline(
     waits before each chunk while it is ahead, so ``bytes / seconds`` stays at or below the limit.
     Raises PipelineError (root cause in ``.failed``), PipelineCancelled, PipelineTimeout or CommandNotFound.
     """
-    prods = tuple(_check_argv(a) for a in producers)
-    cons = tuple(_check_argv(a) for a in consumers)
+    prods = tuple(check_argv(a) for a in producers)
+    cons = tuple(check_argv(a) for a in consumers)
     if bool(cons) == (sink is not None):
         raise ValueError("give exactly one destination: consumers or a sink file")
     if not prods and source is None:

@@ -33,7 +33,9 @@ __all__ = [
     "RunningCommand",
     "SshRunner",
     "UnexpectedCommand",
+    "check_argv",
     "get_runner",
+    "kill_group",
     "runner_override",
 ]
 
@@ -110,7 +112,7 @@ class Runner(Protocol):
     def start(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> RunningCommand: ...
 
 
-def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
+def check_argv(argv: Sequence[str]) -> tuple[str, ...]:
     if isinstance(argv, (str, bytes)) or not argv:
         raise TypeError("argv must be a non-empty list of strings, never a shell string")
     out = tuple(argv)
@@ -122,7 +124,7 @@ def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
     return out
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -193,7 +195,7 @@ class RunningCommand:
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
-            _kill_group(self._proc)
+            kill_group(self._proc)
 
 
 class LocalRunner:
@@ -219,26 +221,26 @@ class LocalRunner:
             raise CommandNotFound(result, f"{argv[0]}: command not found on this host") from exc
 
     def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         started = time.monotonic()
         proc = self._popen(argv, env, stdin is not None)
         try:
             out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             out, err = proc.communicate()
             return _finish(argv, -9, out, err, started, check, timed_out=True, timeout=timeout)
         return _finish(argv, proc.returncode, out, err, started, check)
 
     def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
         """Run argv, calling ``on_line`` for every stdout line as it arrives."""
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         started = time.monotonic()
         proc = self._popen(argv, env, False)
         timed_out = threading.Event()
         timer = None
         if timeout is not None:
-            timer = threading.Timer(timeout, lambda: (timed_out.set(), _kill_group(proc)))
+            timer = threading.Timer(timeout, lambda: (timed_out.set(), kill_group(proc)))
             timer.start()
         err_chunks: list[str] = []
         reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
@@ -249,7 +251,7 @@ class LocalRunner:
                 out_lines.append(line)
                 on_line(line.rstrip("\n"))
         except BaseException:
-            _kill_group(proc)
+            kill_group(proc)
             raise
         finally:
             proc.wait()
@@ -261,7 +263,7 @@ class LocalRunner:
 
     def start(self, argv, *, env=None) -> RunningCommand:
         """Start argv and return at once; the command runs in its own process group."""
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         out, err = tempfile.TemporaryFile("w+", errors="replace"), tempfile.TemporaryFile("w+", errors="replace")
         try:
             proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
@@ -324,7 +326,7 @@ class SshRunner:
         return path
 
     def ssh_argv(self, argv: Sequence[str]) -> list[str]:
-        remote = shlex.join(_check_argv(argv))
+        remote = shlex.join(check_argv(argv))
         base = [
             "ssh", "-T", "-p", str(self.port),
             "-o", "BatchMode=yes",
@@ -345,7 +347,7 @@ class SshRunner:
         return inner
 
     def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         remote = self.ssh_argv(_remote_argv(argv, env))
         result = self._local.run(remote, stdin=stdin, timeout=timeout, check=False)
         if result.returncode == 255:  # ssh's own failure: host key, auth, network
@@ -353,7 +355,7 @@ class SshRunner:
         return self._wrap(argv, result, check)
 
     def stream(self, argv, *, on_line, timeout=None, check=True, env=None) -> CommandResult:
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         remote = self.ssh_argv(_remote_argv(argv, env))
         result = self._local.stream(remote, on_line=on_line, timeout=timeout, check=False)
         if result.returncode == 255:
@@ -361,7 +363,7 @@ class SshRunner:
         return self._wrap(argv, result, check)
 
     def start(self, argv, *, env=None) -> RunningCommand:
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         handle = self._local.start(self.ssh_argv(_remote_argv(argv, env)))
         handle.argv = argv  # callers see the remote command, as with run()
         return handle
@@ -420,7 +422,7 @@ class ReplayRunner:
         return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def run(self, argv, *, stdin=None, timeout=DEFAULT_TIMEOUT, check=True, env=None) -> CommandResult:
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         self.calls.append(argv)
         self.stdins.append(stdin)
         rec = self._next(argv)
@@ -438,7 +440,7 @@ class ReplayRunner:
         return result
 
     def start(self, argv, *, env=None) -> RunningCommand:
-        argv = _check_argv(argv)
+        argv = check_argv(argv)
         self.calls.append(argv)
         self.stdins.append(None)
         rec = self._next(argv)

@@ -122,6 +122,25 @@ def test_a_damaged_file_is_found_by_verify_and_refused_by_restore_before_anythin
     assert restore.state in (JobState.FAILED, JobState.ROLLED_BACK) and "damaged" in restore.error
     assert subprocess.run(["zfs", "list", f"{dst.name}/restored"], capture_output=True).returncode != 0
 
+    # A file and its manifest gone: verify names what the records say should be there.
+    damaged.unlink()
+    Path(f"{damaged}.json").unlink()
+    verified = run_job(services.start_verify(task).pk, runner=runner)
+    assert verified.state == JobState.FAILED and "missing" in verified.error and job.result["file"] in verified.error
+
+
+def test_a_restore_never_removes_a_dataset_that_appeared_after_it_was_queued(zfs_source, admin_user):
+    runner, source, dst, repo = zfs_source
+    write_files(Path(source.mountpoint), {"a.bin": os.urandom(100_000)})
+    task = _task(source, repo)
+    assert run_task(task, runner).state == JobState.SUCCEEDED
+    queued = services.start_restore(SentSnapshot.objects.get(task=task), pool=dst, name="busy")
+    subprocess.run(["zfs", "create", f"{dst.name}/busy"], check=True)  # someone else's, meanwhile
+    subprocess.run(["zfs", "snapshot", f"{dst.name}/busy@theirs"], check=True)
+    job = run_job(queued.pk, runner=runner)
+    assert job.state == JobState.FAILED and "exists" in job.error
+    assert subprocess.run(["zfs", "list", f"{dst.name}/busy@theirs"], capture_output=True).returncode == 0
+
 
 def test_interrupted_writes_never_count_and_monthly_chains_are_pruned_whole(zfs_source, admin_user):
     runner, source, _dst, repo = zfs_source

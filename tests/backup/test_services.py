@@ -182,3 +182,29 @@ def test_the_task_page_shows_its_chain_and_the_dashboard_its_backups(pools, admi
     assert "calypso-1-20261201T000000000000Z" in text and "2.0\xa0KB" in text and "<td>target</td>" in text
     dashboard = browser.get("/admin/").content.decode()
     assert "Backups" in dashboard and "no drill yet" in dashboard
+
+
+def test_two_targets_cannot_share_one_place(pools, admin_user, client_for):
+    _tank, backup, _usb, _data = pools
+    api = client_for(admin_user)
+    assert api.post(TARGETS, {"name": "a", "pool": backup.pk, "path": "r"}, format="json").status_code == 201
+    again = api.post(TARGETS, {"name": "b", "pool": backup.pk, "path": "r"}, format="json")
+    assert again.status_code == 400 and "already uses" in again.json()["error"]["fields"]["path"][0]
+
+
+def test_a_file_restore_refuses_nested_choices_and_existing_destinations(pools, tmp_path):
+    from apps.core.errors import ServiceError
+
+    _tank, backup, _usb, data = pools
+    Dataset.objects.filter(pk=data.pk).update(mountpoint=str(tmp_path))
+    data.refresh_from_db()
+    task = BackupTask.objects.create(name="data", source=data, target=Target.objects.create(name="t", pool=backup))
+    sent = SentSnapshot.objects.create(task=task, snapshot="calypso-1-x", kind="full", source_name="s",
+                                       target_name="t", source_guid="1", verified=True)
+    with pytest.raises(ServiceError, match="inside another chosen path"):
+        services.start_restore_files(sent, paths=["a", "a/l/f"])
+    with pytest.raises(ServiceError, match="without"):
+        services.start_restore_files(sent, paths=["../etc/passwd"])
+    (tmp_path / "restored-calypso-1-x").mkdir()
+    with pytest.raises(ServiceError, match="never write over"):
+        services.start_restore_files(sent, paths=["a"])

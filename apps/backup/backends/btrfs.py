@@ -56,15 +56,16 @@ class BtrfsStream:
     def receive_argv(self, replica: Replica) -> list[str]:
         return ["btrfs", "receive", safe_join(replica.mountpoint, replica.name)]
 
-    def after_receive(self, replica: Replica, first: bool) -> None:
+    def after_receive(self, replica: Replica, first: bool) -> list[str]:
         """Nothing to do: a received subvolume is read-only."""
+        return []
 
-    def discard_partial(self, replica: Replica, key: str | None = None) -> list[str]:
-        """Delete what an unfinished receive of ``key`` (None: of any snapshot) left in the replica directory:
-        a subvolume without a received UUID."""
+    def discard_partial(self, replica: Replica, prefix: str) -> list[str]:
+        """Delete what an unfinished receive of a snapshot named ``prefix``... (one task's, or one snapshot's)
+        left in the replica directory: a subvolume without a received UUID."""
         gone = []
         for sub in self._in_replica(replica):
-            if key in (None, snapshot_key(sub.extra["path"])) and not sub.extra.get("received_uuid"):
+            if snapshot_key(sub.extra["path"]).startswith(prefix) and not sub.extra.get("received_uuid"):
                 self.btrfs.delete_subvolume(replica.mountpoint, sub.extra["path"])
                 gone.append(safe_join(replica.mountpoint, sub.extra["path"]))
         return gone

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,13 +59,20 @@ class ZfsStream:
         file system changes when merely read, and a changed replica refuses the next incremental)."""
         return ["zfs", "receive", "-u", replica.name]
 
-    def after_receive(self, replica: Replica, first: bool) -> None:
+    def after_receive(self, replica: Replica, first: bool) -> list[str]:
         """A new replica is also made read-only, for whoever mounts it later (zfs-fuse shows the property
-        but does not apply it to its FUSE mounts). Receiving into a read-only dataset still works."""
-        if first:
+        but does not apply it to its FUSE mounts). Receiving into a read-only dataset still works. A refusal
+        (a remote user without that right) is a warning: the copy itself is fine."""
+        if not first:
+            return []
+        try:
             self.zfs.set_properties(replica.name, {"readonly": "on"})
+        except BackendError as exc:
+            return [f"Could not make {replica.name} read-only ({exc.message}); the copy is fine, but keep it "
+                    "unchanged: a changed replica refuses the next incremental."]
+        return []
 
-    def discard_partial(self, replica: Replica, key: str | None = None) -> list[str]:
+    def discard_partial(self, replica: Replica, prefix: str) -> list[str]:
         """Nothing to do: a failed ``zfs receive`` (without -s) leaves no snapshot behind."""
         return []
 
@@ -86,7 +94,8 @@ class ZfsStream:
         (mounted for the while), read-only use; everything is undone afterwards."""
         validate_names(name)
         if "@" in name:
-            clone = f"{name.partition('@')[0]}-calypso-read"
+            # Under the pool's top (valid whatever the dataset, the pool's root included), one name per use.
+            clone = f"{name.partition('/')[0].partition('@')[0]}/calypso-read-{uuid.uuid4().hex[:10]}"
             self.zfs.clone(name, clone, {"readonly": "on"})
             try:
                 yield self._mountpoint(clone)

@@ -25,9 +25,12 @@ def moment(now: str | None = None) -> datetime:
 
 
 def flat_name(task: BackupTask) -> str:
-    """The source's name as one path component: ``tank/home`` -> ``tank_home`` (Btrfs: the subvolume path)."""
+    """The source's name as one path component, one to one: "_" doubled, then "/" as "_" (``tank/home`` ->
+    ``tank_home``, ``tank/a_b`` -> ``tank_a__b``, never the same as ``tank/a/b`` -> ``tank_a_b``). Btrfs: the
+    subvolume's path under its filesystem."""
     source = task.source
-    return (source.relative_path if source.pool.backend == "btrfs" else source.name).replace("/", "_")
+    name = source.relative_path if source.pool.backend == "btrfs" else source.name
+    return name.replace("_", "__").replace("/", "_")
 
 
 def require_present(task: BackupTask) -> None:

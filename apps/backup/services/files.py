@@ -91,6 +91,10 @@ def start_restore_files(sent: SentSnapshot, *, paths: list[str], destination: st
     if not paths:
         raise ServiceError("invalid", _("Choose at least one file or directory."), field="paths")
     chosen = sorted({str(_relative(p, "paths")) for p in paths})
+    for a in chosen:  # a path inside another chosen one would be written through what that copy put there
+        if any(b != a and (b == "." or a.startswith(b + "/")) for b in chosen):
+            raise ServiceError("invalid", _("%(p)s lies inside another chosen path: choose one of them.") % {"p": a},
+                               field="paths")
     folder = destination or f"restored-{sent.snapshot}"
     if "/" in folder or folder in (".", "..") or folder.startswith("-"):
         raise ServiceError("invalid", _("Give a new directory name (no /)."), field="destination")
@@ -121,6 +125,8 @@ def restore_files(ctx: JobContext, sent: SentSnapshot, paths: list[PurePosixPath
                 raise ServiceError("not_found", _("%(p)s is not in %(s)s.") % {"p": relative, "s": sent.snapshot})
             dest = target / relative
             dest.parent.mkdir(parents=True, exist_ok=True)
+            if target.resolve() not in (dest.parent.resolve(), *dest.parent.resolve().parents):
+                raise ServiceError("invalid", _("%(p)s would be written outside %(t)s.") % {"p": relative, "t": target})
             if source.is_dir() and not source.is_symlink():
                 shutil.copytree(source, dest, symlinks=True)
                 copied += sum(len(files) for _base, _dirs, files in os.walk(dest))

@@ -52,7 +52,7 @@ def _match(source: list[SideSnapshot], target: list[SideSnapshot]) -> SideSnapsh
 
 
 @contextlib.contextmanager
-def replica_side(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None
+def replica_side(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None, pin: bool = True
                  ) -> Iterator[tuple[StreamBackend, Callable[[list[str]], list[str]]]]:
     """The backend that reads and changes the replica's side, and how a command there is run from this host:
     the target pool's here; another host's through an SSH session (its commands logged through ``log``)."""
@@ -60,7 +60,7 @@ def replica_side(task: BackupTask, runner: Runner, log: Callable[[str, str], Non
     if not target.is_remote:
         yield get_stream_backend(target.pool, runner), list
         return
-    with remote.connect(target, runner, (lambda m: log("info", m)) if log else None) as ssh:
+    with remote.connect(target, runner, (lambda m: log("info", m)) if log else None, pin=pin) as ssh:
         there = LoggingRunner(ssh, log) if log else ssh
         yield ZfsStream(ZfsBackend(there), there), ssh.ssh_argv
 
@@ -108,7 +108,7 @@ def _replicate(ctx: JobContext, task: BackupTask, at: datetime, dst: StreamBacke
     backend, replica = get_stream_backend(task.source.pool, ctx.runner), replica_of(task)
     ctx.progress(2, _("Checking %(s)s and %(r)s") % {"s": task.source.name, "r": replica.name})
     base = _preflight(ctx, task, backend, dst, replica)
-    for path in dst.discard_partial(replica):  # a run killed mid-stream (no undo ran) left it
+    for path in dst.discard_partial(replica, task.snapshot_prefix):  # a run killed mid-stream (no undo ran) left it
         ctx.log.warning(f"Removed {path}: an unfinished receive of an earlier run")
     key = f"{task.snapshot_prefix}{at:%Y%m%dT%H%M%S%fZ}"
     new = take_snapshot(ctx, task, backend, key)
@@ -118,7 +118,10 @@ def _replicate(ctx: JobContext, task: BackupTask, at: datetime, dst: StreamBacke
     result = stream(ctx, [backend.send_argv(new, base)], [there(dst.receive_argv(replica))],
                     estimate=None if base else (task.source.referenced_bytes or None),
                     rate_limit=task.target.bandwidth_limit_kib * 1024 or None)
-    dst.after_receive(replica, first=base is None)
+    ctx.on_undo(f"destroy the unverified copy of {key} in {replica.name}", lambda: dst.destroy_replica_snapshots(
+        replica, [s for s in dst.replica_snapshots(replica, key) if s.key == key]))
+    for warning in dst.after_receive(replica, first=base is None):
+        ctx.log.warning(warning)
     ctx.progress(92, _("Verifying %(k)s on the target") % {"k": key})
     copy = {s.key: s for s in dst.replica_snapshots(replica, task.snapshot_prefix)}.get(key)
     if copy is None or copy.identity != new.identity:
@@ -171,7 +174,7 @@ def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
     runner = runner or get_runner()
     backend, replica = get_stream_backend(task.source.pool, runner), replica_of(task)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    with replica_side(task, runner) as (dst, _there):
+    with replica_side(task, runner, pin=False) as (dst, _there):
         target = dst.replica_snapshots(replica, task.snapshot_prefix)
     plan = retention.prune_plan([s.key for s in source], [s.key for s in target], task.keep_source, task.keep_target)
     return {"task": task.pk, "replica": replica.name, "base": plan.common, "destroy_source": list(plan.source),

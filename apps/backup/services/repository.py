@@ -30,12 +30,22 @@ from ..backends import get_stream_backend
 from ..backends.base import Replica, SideSnapshot
 from ..choices import SendKind, Strategy
 from ..models import BackupTask, SentSnapshot
-from ..repository import RemoteRepository, Repository, StreamFile, chain_to, prune_chains, stream_name
+from ..repository import (
+    RemoteRepository,
+    Repository,
+    StreamFile,
+    UnreadableManifest,
+    chain_to,
+    chains,
+    prune_chains,
+    stream_name,
+)
 from .common import flat_name, moment, stream
 from .replication import prune_source, take_snapshot
 
-__all__ = ["COMPRESS", "DECOMPRESS", "back_up", "client_name", "dry_run", "open_repository", "remove_restored",
-           "restore_chain", "restore_target", "run_restore", "run_verify", "start_restore", "start_verify"]
+__all__ = ["COMPRESS", "DECOMPRESS", "back_up", "client_name", "dry_run", "incremental_base", "open_repository",
+           "remove_restored", "restore_chain", "restore_target", "run_restore", "run_verify", "start_restore", "start_verify",
+           "task_streams"]
 
 # zstd -2: on this host's own binaries, libraries and documents its output is ~3 % smaller than gzip -6's at
 # about ten times the speed; -1 is no faster on two cores but ~2 % larger than gzip, -3 costs a third more CPU
@@ -53,13 +63,14 @@ def client_name() -> str:
 
 @contextlib.contextmanager
 def open_repository(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None,
-                check: bool = True) -> Iterator[Repository | RemoteRepository]:
+                    check: bool = True, pin: bool = True) -> Iterator[Repository | RemoteRepository]:
     """The task's repository: a directory here, or on another host through an SSH session held open while
     it is used (its commands logged to the job through ``log(level, message)``)."""
     target = task.target
     with contextlib.ExitStack() as stack:
         if target.is_remote:
-            ssh = stack.enter_context(remote.connect(target, runner, (lambda m: log("info", m)) if log else None))
+            ssh = stack.enter_context(remote.connect(target, runner, (lambda m: log("info", m)) if log else None,
+                                                     pin=pin))
             repo = RemoteRepository(ssh, LoggingRunner(ssh, log) if log else ssh, target.path)
         else:
             repo = Repository(target.path)
@@ -71,21 +82,41 @@ def open_repository(task: BackupTask, runner: Runner, log: Callable[[str, str], 
         yield repo
 
 
+def task_streams(repo: Repository | RemoteRepository, task: BackupTask) -> list[StreamFile]:
+    """The task's complete stream files (its own snapshot names only: other tasks, or other appliances with the
+    same source names, never count), oldest first; an unreadable manifest stops everything with the fix."""
+    try:
+        return repo.streams(client_name(), _stem(task))
+    except UnreadableManifest as exc:
+        raise ServiceError("manifest_unreadable", _(
+            "A manifest of %(t)s in %(r)s cannot be read (%(e)s): nothing is pruned or chained while a chain is "
+            "uncertain. Check the repository's storage, restore the manifest from a copy or move the damaged "
+            "files away, then run again.") % {"t": task.name, "r": repo.root, "e": exc}) from exc
+
+
+def _stem(task: BackupTask) -> str:
+    return f"{flat_name(task)}@{task.snapshot_prefix}"
+
+
 def _rate(task: BackupTask) -> int | None:
     return task.target.bandwidth_limit_kib * 1024 or None
 
 
-def _base(task: BackupTask, streams: list[StreamFile], source: list[SideSnapshot], at: datetime) -> StreamFile | None:
-    """The newest stream that ends a chain and whose snapshot the source still holds (same identity): the
-    next incremental's base. None: a full stream (also at the start of each month with monthly fulls)."""
+def incremental_base(task: BackupTask, streams: list[StreamFile], source: list[SideSnapshot],
+                     at: datetime) -> StreamFile | None:
+    """The end of the newest chain, if the source still holds its snapshot (same identity): the next
+    incremental's base. Only a chain's end: a stream from the middle would start a branch no chain holds.
+    None: a full stream (also at the start of each month with monthly fulls)."""
     held = {s.key: s.identity for s in source}
-    for candidate in reversed(streams):
-        chain = chain_to(streams, candidate.snapshot)
-        if chain and held.get(candidate.snapshot) == candidate.source_identity:
-            if task.strategy == Strategy.MONTHLY_FULL and chain[0].month != f"{at:%Y%m}":
-                return None
-            return candidate
-    return None
+    every = chains(streams)
+    if not every:
+        return None
+    last = every[-1]
+    if held.get(last[-1].snapshot) != last[-1].source_identity:
+        return None
+    if task.strategy == Strategy.MONTHLY_FULL and last[0].month != f"{at:%Y%m}":
+        return None
+    return last[-1]
 
 
 def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
@@ -95,13 +126,13 @@ def back_up(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
 
 def _back_up(ctx: JobContext, task: BackupTask, at: datetime, repo: Repository | RemoteRepository) -> dict:
     client, flat = client_name(), flat_name(task)
-    for path in repo.leftovers(client, flat):  # an interrupted run's: never complete, so never kept
+    for path in repo.leftovers(client, _stem(task)):  # an interrupted run's: never complete, so never kept
         repo.discard(path)
         ctx.log.warning(f"Removed {path}: an unfinished write of an earlier run")
     backend = get_stream_backend(task.source.pool, ctx.runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    streams = repo.streams(client, flat)
-    base = _base(task, streams, source, at)
+    streams = task_streams(repo, task)
+    base = incremental_base(task, streams, source, at)
     estimate = None if base else (task.source.referenced_bytes or task.source.used_bytes)
     if estimate and estimate > repo.free_bytes():
         raise ServiceError("target_too_small", _("A full stream of %(s)s may need up to %(n)s bytes and %(r)s has "
@@ -143,7 +174,7 @@ def _back_up(ctx: JobContext, task: BackupTask, at: datetime, repo: Repository |
     rate = result.bytes / max(result.seconds, 1e-3) / 2**20
     ctx.log.info(f"Wrote {kind} {relative}: {size} bytes in {result.seconds:.2f} s ({rate:.1f} MiB/s), "
                  f"SHA-256 {written}, read back and verified")
-    pruned = _prune(ctx, task, repo, client, flat)
+    pruned = _prune(ctx, task, repo, relative)
     return {"snapshot": name, "kind": kind, "base": record.base, "file": relative, "bytes": size, "sha256": written,
             "seconds": round(result.seconds, 3), "mib_s": round(rate, 1), "verified": True, **pruned}
 
@@ -155,16 +186,26 @@ def _plan(task: BackupTask, source: list[SideSnapshot], streams: list[StreamFile
     return doomed, source_plan
 
 
-def _prune(ctx: JobContext, task: BackupTask, repo: Repository | RemoteRepository, client: str, flat: str) -> dict:
+def _prune(ctx: JobContext, task: BackupTask, repo: Repository | RemoteRepository, written: str) -> dict:
+    """Whole chains beyond the newest ``keep_target``, then the source's snapshots; the file just written is
+    never among them (checked, not assumed). A failure here leaves the verified backup standing: it is
+    logged and kept on the task, and the job succeeds."""
     ctx.progress(95, _("Pruning"))
-    backend = get_stream_backend(task.source.pool, ctx.runner)
-    source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    doomed, source_plan = _plan(task, source, repo.streams(client, flat))
-    for old in doomed:
-        repo.remove(old)
-        ctx.log.info(f"Removed {old.path} (a chain beyond the newest {task.keep_target})")
-    SentSnapshot.objects.filter(task=task, path__in=[s.path for s in doomed]).update(on_target=False)
-    prune_source(ctx, task, source_plan.source)
+    try:
+        backend = get_stream_backend(task.source.pool, ctx.runner)
+        source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
+        doomed, source_plan = _plan(task, source, task_streams(repo, task))
+        if any(s.path == written for s in doomed):
+            raise ServiceError("prune_refused", _("Pruning would remove %(f)s, just written: nothing was pruned.") % {
+                "f": written})
+        for old in doomed:
+            repo.remove(old)
+            ctx.log.info(f"Removed {old.path} (a chain beyond the newest {task.keep_target})")
+        SentSnapshot.objects.filter(task=task, path__in=[s.path for s in doomed]).update(on_target=False)
+        prune_source(ctx, task, source_plan.source)
+    except Exception as exc:
+        ctx.log.error(f"Pruning failed; the backup itself stands: {exc}")
+        return {"pruned_source": [], "pruned_files": [], "prune_error": str(exc)}
     return {"pruned_source": list(source_plan.source), "pruned_files": [s.path for s in doomed],
             "base_kept": source_plan.common}
 
@@ -172,11 +213,10 @@ def _prune(ctx: JobContext, task: BackupTask, repo: Repository | RemoteRepositor
 def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
     """Which chains (whole) and source snapshots pruning would remove now, and why the rest stays."""
     runner = runner or get_runner()
-    client, flat = client_name(), flat_name(task)
     backend = get_stream_backend(task.source.pool, runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    with open_repository(task, runner, check=False) as repo:
-        streams, root = repo.streams(client, flat), str(repo.root)
+    with open_repository(task, runner, check=False, pin=False) as repo:
+        streams, root = task_streams(repo, task), str(repo.root)
     doomed, plan = _plan(task, source, streams)
     lines = [line for line in plan.lines if line.startswith("source")]
     lines += [f"repository: {'destroy' if s in doomed else 'keep'} {s.path}" for s in streams]
@@ -195,24 +235,34 @@ def start_verify(task: BackupTask, *, actor=None) -> Job:
 
 @job_kind("backup.verify", "Verify backup files")
 def run_verify(ctx: JobContext, task: BackupTask, **params) -> dict:
-    """Worker side: read every complete stream file back and compare its SHA-256 with its manifest."""
+    """Worker side: every file the task's records say is on the target must be there, complete, in a chain
+    that restores, and read back whole with its manifest's SHA-256."""
     with open_repository(task, ctx.runner, ctx.log.write) as repo:
-        streams = repo.streams(client_name(), flat_name(task))
-        bad = []
+        streams = task_streams(repo, task)
+        restorable = {s.path for chain in chains(streams) for s in chain}
+        problems: dict[str, str] = {}
         for i, item in enumerate(streams):
             ctx.progress(100 * i / max(len(streams), 1), _("Reading %(f)s") % {"f": item.path})
-            ok = repo.sha256(item.path) == item.sha256
-            SentSnapshot.objects.filter(task=task, path=item.path).update(
-                verified=ok, **({"verified_at": timezone.now()} if ok else {}))
-            if not ok:
-                bad.append(item.path)
-                ctx.log.error(f"{item.path}: its SHA-256 differs from its manifest's: the file is damaged")
-    if bad:
+            if repo.sha256(item.path) != item.sha256:
+                problems[item.path] = "its SHA-256 differs from its manifest's: the file is damaged"
+            elif item.path not in restorable:
+                problems[item.path] = f"its base {item.base} is in no chain: it cannot be restored"
+    present = {s.path for s in streams}
+    for path in task.sent.filter(on_target=True).exclude(path="").values_list("path", flat=True):
+        if path not in present:
+            problems[path] = "recorded as sent, but the file or its manifest is missing"
+    for path, why in problems.items():
+        ctx.log.error(f"{path}: {why}")
+    SentSnapshot.objects.filter(task=task, path__in=list(problems)).update(verified=False)
+    SentSnapshot.objects.filter(task=task, path__in=list(present - set(problems))).update(
+        verified=True, verified_at=timezone.now())
+    if problems:
         raise ServiceError("corrupt_stream", _(
-            "%(n)s of %(t)s stream file(s) are damaged: %(f)s. Restores through them will refuse; run the task "
+            "%(n)s stream file(s) of %(t)s cannot be trusted: %(f)s. Restores through them refuse; run the task "
             "(a new full chain is written at the next month, or delete the damaged chain's files to force it).") % {
-            "n": len(bad), "t": len(streams), "f": ", ".join(bad)})
-    ctx.log.info(f"{len(streams)} stream file(s) read back whole: every checksum matches its manifest")
+            "n": len(problems), "t": task.name, "f": "; ".join(f"{p} ({w})" for p, w in problems.items())})
+    ctx.log.info(f"{len(streams)} stream file(s) read back whole: every checksum matches its manifest and every "
+                 "file is in a chain that restores")
     return {"files": len(streams), "damaged": []}
 
 
@@ -223,7 +273,7 @@ def start_restore(sent: SentSnapshot, *, pool: Pool, name: str, actor=None) -> J
     if not sent.path or not task.target.is_repository:
         raise ServiceError("not_a_stream", _("%(s)s was replicated, not written to a repository: its copy is the "
                                              "replica itself.") % {"s": sent.snapshot})
-    if not _NAME.match(name) or ".." in name:
+    if not _NAME.fullmatch(name) or ".." in name:
         raise ServiceError("invalid", _("Give a new name: letters, digits, _ . : - (it is created)."), field="name")
     if pool.gone or pool.backend != task.source.pool.backend:
         raise ServiceError("invalid", _("Restore into a %(b)s pool on this host.") % {
@@ -254,7 +304,7 @@ def run_restore(ctx: JobContext, sent: SentSnapshot, *, pool: int, name: str, **
 def restore_chain(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: str,
              repo: Repository | RemoteRepository) -> dict:
     task = sent.task
-    chain = chain_to(repo.streams(client_name(), flat_name(task)), sent.snapshot)
+    chain = chain_to(task_streams(repo, task), sent.snapshot)
     if not chain:
         raise ServiceError("chain_broken", _("No complete chain of stream files leads to %(s)s in %(r)s (a file or "
                                              "manifest is missing).") % {"s": sent.snapshot, "r": repo.root})
@@ -291,9 +341,13 @@ def restore_chain(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: 
 
 
 def _prepare_restore(ctx: JobContext, pool: Pool, where: Replica) -> None:
-    """Make room for the restore and undo it on failure."""
+    """Make room for the restore and undo it on failure; the target must not exist now (the inventory may be
+    stale): an undo never removes what this job did not create."""
     if pool.backend == "btrfs":
-        ctx.runner.run(["mkdir", str(Path(pool.mountpoint, where.name))])
+        ctx.runner.run(["mkdir", str(Path(pool.mountpoint, where.name))])  # no -p: fails if it exists
+    elif ctx.runner.run(["zfs", "list", "-H", "-o", "name", where.name], check=False).returncode == 0:
+        raise ServiceError("exists", _("%(n)s exists: a restore never writes over data. Choose a new name.") % {
+            "n": where.name}, field="name")
     ctx.on_undo(f"remove {where.name} (what was received)", lambda: remove_restored(ctx.runner, pool, where))
 
 
