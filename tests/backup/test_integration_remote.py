@@ -18,8 +18,7 @@ from apps.backup.models import SentSnapshot, Target
 from apps.core.runner import LocalRunner
 from apps.jobs.choices import JobState
 from apps.jobs.runtime import run_job
-from apps.storage import sync
-from apps.storage.models import Dataset, Pool
+from apps.storage.models import Dataset
 
 from .helpers import run_task, same_tree, write_files, zfs_guid, zfs_snapshot_tree
 
@@ -32,16 +31,6 @@ def authorized(ssh_server):
     identity = remote.ssh_identity(LocalRunner())
     ssh_server.authorize(identity.public_key)
     return ssh_server
-
-
-@pytest.fixture
-def zfs_pair(zfs_pool_factory):
-    runner = LocalRunner()
-    src, _ = zfs_pool_factory("mirror", 2, "256M")
-    dst, _ = zfs_pool_factory("mirror", 2, "256M")
-    subprocess.run(["zfs", "create", f"{src}/data"], check=True)
-    sync.sync_zfs(runner)
-    return runner, Dataset.objects.get(name=f"{src}/data"), Pool.objects.get(name=dst)
 
 
 def _remote_target(server, **fields) -> Target:

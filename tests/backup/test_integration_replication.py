@@ -14,8 +14,7 @@ from apps.backup.models import SentSnapshot
 from apps.core.runner import LocalRunner
 from apps.jobs.choices import JobState
 from apps.jobs.runtime import run_job
-from apps.storage import sync
-from apps.storage.models import Dataset, Pool, Snapshot
+from apps.storage.models import Dataset, Snapshot
 from apps.storage.services import register_btrfs_pool
 
 from .helpers import run_task as _run
@@ -25,16 +24,6 @@ from .helpers import zfs_guid as _zfs_guid
 from .helpers import zfs_snapshot_tree as _zfs_snapshot_tree
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture
-def zfs_pair(zfs_pool_factory):
-    runner = LocalRunner()
-    src, _ = zfs_pool_factory("mirror", 2, "256M")
-    dst, _ = zfs_pool_factory("mirror", 2, "256M")
-    subprocess.run(["zfs", "create", f"{src}/data"], check=True)
-    sync.sync_zfs(runner)
-    return runner, Dataset.objects.get(name=f"{src}/data"), Pool.objects.get(name=dst)
 
 
 def test_zfs_full_then_incrementals_then_pruning_and_the_replica_matches(zfs_pair, admin_user):

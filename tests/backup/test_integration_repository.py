@@ -18,7 +18,6 @@ from apps.core.runner import LocalRunner
 from apps.jobs import services as jobs
 from apps.jobs.choices import JobState
 from apps.jobs.runtime import run_job
-from apps.storage import sync
 from apps.storage.models import Dataset, Pool
 from apps.storage.services import register_btrfs_pool
 
@@ -28,15 +27,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
-def zfs_source(zfs_pool_factory, tmp_path):
-    runner = LocalRunner()
-    src, _ = zfs_pool_factory("mirror", 2, "256M")
-    dst, _ = zfs_pool_factory("mirror", 2, "256M")
-    subprocess.run(["zfs", "create", f"{src}/data"], check=True)
-    sync.sync_zfs(runner)
+def zfs_source(zfs_pair, tmp_path):
     repo = tmp_path / "repository"
     repo.mkdir()
-    return runner, Dataset.objects.get(name=f"{src}/data"), Pool.objects.get(name=dst), repo
+    return (*zfs_pair, repo)
 
 
 def _task(source, repo: Path, **options):

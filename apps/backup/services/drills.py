@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ServiceError
 from apps.jobs import services as jobs
-from apps.jobs.models import Job, JobLocked
+from apps.jobs.models import Job
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
 from apps.storage import sync
@@ -30,6 +30,7 @@ from ..models import BackupTask, SentSnapshot
 from .common import moment, require_present, stream
 from .replication import replica_of, replica_side
 from .repository import open_repository, remove_restored, restore_chain, restore_target
+from .resources import queue_each
 
 __all__ = ["SAMPLE_FILES", "compare_trees", "drills_due", "run_drill", "run_due_drills", "start_drill"]
 
@@ -54,13 +55,7 @@ def drills_due(now: datetime):
 
 def run_due_drills(now: datetime | None = None) -> list[Job]:
     """Beat tick: queue the drills that are due (a task that is running is skipped until the next tick)."""
-    queued = []
-    for task in drills_due(now or timezone.now()):
-        try:
-            queued.append(jobs.enqueue("backup.drill", target=task, source="system", lock_key=task.lock_key))
-        except JobLocked:
-            continue
-    return queued
+    return queue_each("backup.drill", drills_due(now or timezone.now()))
 
 
 @job_kind("backup.drill", "Restore drill")

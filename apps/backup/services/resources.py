@@ -27,7 +27,7 @@ from .common import moment, require_present
 from .repository import COMPRESS
 
 __all__ = ["PACKAGES", "RETRY_AFTER", "TARGETS", "TASKS", "TargetService", "TaskService", "base_protections", "in_window",
-           "preflight_tools", "retention_dry_run", "run_backup", "run_due_tasks", "start_backup_run"]
+           "preflight_tools", "queue_each", "retention_dry_run", "run_backup", "run_due_tasks", "start_backup_run"]
 
 RETRY_AFTER = timedelta(minutes=10)  # a failed run is tried again after this, doubled per failure in a row (at
 # most the task's interval)
@@ -82,14 +82,17 @@ def start_backup_run(task: BackupTask, *, actor=None) -> Job:
 def run_due_tasks(now: datetime | None = None) -> list[Job]:
     """Beat tick: queue a run of every enabled task that is due and inside its window."""
     now = now or timezone.now()
-    queued = []
     due = BackupTask.objects.filter(enabled=True, source__gone=False).exclude(target__pool__gone=True).filter(
         Q(next_due_at__isnull=True) | Q(next_due_at__lte=now)).select_related("source__pool", "target__pool")
-    for task in due:
-        if not in_window(task, now):
-            continue
+    return queue_each("backup.run", [task for task in due if in_window(task, now)])
+
+
+def queue_each(kind: str, tasks) -> list[Job]:
+    """Queue a ``kind`` job for each task (the beat's own), skipping a task whose run or drill still holds its lock."""
+    queued = []
+    for task in tasks:
         try:
-            queued.append(jobs.enqueue("backup.run", target=task, source="system", lock_key=task.lock_key))
+            queued.append(jobs.enqueue(kind, target=task, source="system", lock_key=task.lock_key))
         except JobLocked:
             continue
     return queued
