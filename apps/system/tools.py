@@ -56,6 +56,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("restic", "backup", "restic", ("restic", "version")),
     Tool("ssh", "fleet", "openssh-client", ("ssh", "-V")),
     Tool("zstd", "backup", "zstd", ("zstd", "--version")),
+    Tool("age", "backup", "age", ("age", "--version")),
     Tool("gpg", "backup", "gnupg", ("gpg", "--version")),
 )
 

@@ -33,6 +33,7 @@ class Replica:
 
 class StreamBackend(Protocol):
     kind: str
+    resumable: bool
 
     def source_snapshots(self, dataset: str, prefix: str) -> list[SideSnapshot]: ...
 
@@ -45,6 +46,8 @@ class StreamBackend(Protocol):
     def receive_argv(self, replica: Replica) -> list[str]: ...
 
     def after_receive(self, replica: Replica, first: bool) -> list[str]: ...
+
+    def resume_token(self, replica: Replica) -> str: ...
 
     def discard_partial(self, replica: Replica, prefix: str) -> list[str]: ...
 

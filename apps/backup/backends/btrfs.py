@@ -56,6 +56,11 @@ class BtrfsStream:
     def receive_argv(self, replica: Replica) -> list[str]:
         return ["btrfs", "receive", safe_join(replica.mountpoint, replica.name)]
 
+    resumable = False  # btrfs receive keeps no resumable state: an unfinished receive is deleted instead
+
+    def resume_token(self, replica: Replica) -> str:
+        return ""
+
     def after_receive(self, replica: Replica, first: bool) -> list[str]:
         """Nothing to do: a received subvolume is read-only."""
         return []

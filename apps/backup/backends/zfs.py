@@ -4,6 +4,7 @@ which a receive keeps. Listing, creating and destroying go through the storage a
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,16 @@ from apps.storage.backends.zfs import ZfsBackend, validate_names
 
 from .base import Replica, SideSnapshot
 
-__all__ = ["ZfsStream"]
+__all__ = ["ZfsStream", "parse_resume_target"]
+
+_TOKEN = re.compile(r"[0-9]+-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+")  # version-checksum-length-compressed payload
+_TONAME = re.compile(r"^\s*toname = (\S+@\S+)\s*$", re.MULTILINE)
+
+
+def parse_resume_target(text: str) -> str:
+    """``toname`` from ``zfs send -nvt TOKEN``'s "resume token contents" (OpenZFS prints the nvlist)."""
+    found = _TONAME.search(text)
+    return found.group(1) if found else ""
 
 
 class ZfsStream:
@@ -54,10 +64,42 @@ class ZfsStream:
     def send_argv(self, snapshot: SideSnapshot, base: SideSnapshot | None) -> list[str]:
         return ["zfs", "send", *(["-i", base.name] if base else []), snapshot.name]
 
+    @property
+    def resumable(self) -> bool:
+        """OpenZFS keeps an interrupted receive (``receive -s``) and resumes it from a token; zfs-fuse cannot."""
+        return self.zfs.is_openzfs
+
     def receive_argv(self, replica: Replica) -> list[str]:
         """``-u``: the replica is not mounted, so nothing on this host can change it between runs (a mounted
-        file system changes when merely read, and a changed replica refuses the next incremental)."""
-        return ["zfs", "receive", "-u", replica.name]
+        file system changes when merely read, and a changed replica refuses the next incremental). ``-s`` where
+        the version has it: an interrupted receive is kept, to be resumed."""
+        return ["zfs", "receive", *(["-s"] if self.resumable else []), "-u", replica.name]
+
+    def resume_token(self, replica: Replica) -> str:
+        """The replica's ``receive_resume_token`` ("" when none, or where receives cannot resume)."""
+        if not self.resumable:
+            return ""
+        validate_names(replica.name)
+        got = self.runner.run(["zfs", "get", "-H", "-o", "value", "receive_resume_token", replica.name], check=False)
+        token = got.stdout.strip() if got.returncode == 0 else ""
+        return "" if token in ("", "-") else token
+
+    def resume_target(self, token: str) -> str:
+        """The snapshot a resume token continues (``zfs send -nvt``: its ``toname``), "" if unreadable."""
+        if not _TOKEN.fullmatch(token):
+            return ""
+        got = self.runner.run(["zfs", "send", "-nvt", token], check=False)
+        return parse_resume_target(got.stdout + got.stderr)
+
+    def send_resume_argv(self, token: str) -> list[str]:
+        if not _TOKEN.fullmatch(token):
+            raise BackendError(f"not a resume token: {token[:40]!r}")
+        return ["zfs", "send", "-t", token]
+
+    def abort_resume(self, replica: Replica) -> None:
+        """Discard an interrupted receive's saved state (``zfs receive -A``)."""
+        validate_names(replica.name)
+        self.runner.run(["zfs", "receive", "-A", replica.name])
 
     def after_receive(self, replica: Replica, first: bool) -> list[str]:
         """A new replica is also made read-only, for whoever mounts it later (zfs-fuse shows the property

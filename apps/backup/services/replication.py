@@ -89,11 +89,20 @@ def _preflight(ctx: JobContext, task: BackupTask, backend: StreamBackend, dst: S
     return base
 
 
-def take_snapshot(ctx: JobContext, task: BackupTask, backend: StreamBackend, key: str) -> SideSnapshot:
-    """The run's snapshot of the source, destroyed again if the run fails before its copy is verified."""
+def take_snapshot(ctx: JobContext, task: BackupTask, backend: StreamBackend, key: str,
+                  keep_if: Callable[[], bool] | None = None) -> SideSnapshot:
+    """The run's snapshot of the source, destroyed again if the run fails before its copy is verified (unless
+    ``keep_if()`` says an interrupted receive will resume from it)."""
     ctx.progress(5, _("Taking snapshot %(k)s") % {"k": key})
     row = storage.create_snapshot(task.source, key, runner=ctx.runner)
-    ctx.on_undo(f"destroy the new snapshot {row.name}", lambda: storage.destroy_snapshots([row], runner=ctx.runner))
+
+    def undo() -> None:
+        if keep_if is not None and keep_if():
+            ctx.log.warning(f"Kept {row.name}: the receive was saved and resumes from its token at the next run")
+            return
+        storage.destroy_snapshots([row], runner=ctx.runner)
+
+    ctx.on_undo(f"destroy the new snapshot {row.name}", undo)
     return next(s for s in backend.source_snapshots(task.source.name, key) if s.key == key)
 
 
@@ -110,14 +119,42 @@ def _replicate(ctx: JobContext, task: BackupTask, at: datetime, dst: StreamBacke
     base = _preflight(ctx, task, backend, dst, replica)
     for path in dst.discard_partial(replica, task.snapshot_prefix):  # a run killed mid-stream (no undo ran) left it
         ctx.log.warning(f"Removed {path}: an unfinished receive of an earlier run")
+    token = dst.resume_token(replica)
+    if token and (resumed := _resume(ctx, task, backend, dst, there, replica, token, base)) is not None:
+        return resumed
     key = f"{task.snapshot_prefix}{at:%Y%m%dT%H%M%S%fZ}"
-    new = take_snapshot(ctx, task, backend, key)
+    new = take_snapshot(ctx, task, backend, key, keep_if=lambda: bool(dst.resume_token(replica)))
     dst.prepare_replica(replica)
     ctx.on_undo(f"remove what an unfinished receive left in {replica.name}",
                 lambda: [ctx.log.warning(f"Removed {p}") for p in dst.discard_partial(replica, key)])
     result = stream(ctx, [backend.send_argv(new, base)], [there(dst.receive_argv(replica))],
                     estimate=None if base else (task.source.referenced_bytes or None),
                     rate_limit=task.target.bandwidth_limit_kib * 1024 or None)
+    return _verified(ctx, task, backend, dst, replica, new, base, result)
+
+
+def _resume(ctx: JobContext, task: BackupTask, backend, dst, there, replica: Replica, token: str,
+            base: SideSnapshot | None) -> dict | None:
+    """Finish the receive an earlier run left saved (OpenZFS ``receive -s``) from its token; None when the token
+    no longer leads anywhere (its snapshot is gone from the source): then the saved state is discarded."""
+    name = backend.resume_target(token)
+    held = {s.key: s for s in backend.source_snapshots(task.source.name, task.snapshot_prefix)}
+    dataset, _at, key = name.partition("@")
+    if dataset != task.source.name or key not in held:
+        dst.abort_resume(replica)
+        ctx.log.warning(f"Discarded the saved partial receive in {replica.name} ({name or 'unreadable token'}): "
+                        "its snapshot is no longer on the source")
+        return None
+    ctx.log.info(f"Resuming the interrupted receive of {key} into {replica.name} from its resume token")
+    result = stream(ctx, [backend.send_resume_argv(token)], [there(dst.receive_argv(replica))],
+                    rate_limit=task.target.bandwidth_limit_kib * 1024 or None)
+    return _verified(ctx, task, backend, dst, replica, held[key], base, result)
+
+
+def _verified(ctx: JobContext, task: BackupTask, backend: StreamBackend, dst: StreamBackend, replica: Replica,
+              new: SideSnapshot, base: SideSnapshot | None, result) -> dict:
+    """After the stream: check the target holds ``new`` with its identity, record it, prune both sides."""
+    key = new.key
     ctx.on_undo(f"destroy the unverified copy of {key} in {replica.name}", lambda: dst.destroy_replica_snapshots(
         replica, [s for s in dst.replica_snapshots(replica, key) if s.key == key]))
     for warning in dst.after_receive(replica, first=base is None):
