@@ -7,17 +7,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from apps.backup import keys, services
-from apps.backup.models import BackupKey, SentSnapshot
+from apps.backup.models import BackupKey, SentSnapshot, Target
 from apps.backup.services.repository import client_name
 from apps.core.runner import LocalRunner
 from apps.jobs import services as jobs
 from apps.jobs.choices import JobState
 from apps.jobs.runtime import run_job
+from apps.jobs.services import reap_stale_jobs
 from apps.storage.models import Dataset, Pool
 from apps.storage.services import register_btrfs_pool
 
@@ -217,3 +219,46 @@ def test_a_restore_drill_proves_the_newest_chain_and_a_damaged_one_raises_an_eve
     assert task.last_drill_ok is False and "damaged" in task.last_drill_error
     event = StorageEvent.objects.get(kind="backup_failed")
     assert event.severity == "critical" and task.name in event.message
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: the worker is another process
+def test_a_worker_killed_mid_stream_leaves_nothing_complete_and_the_next_run_succeeds(zfs_source, admin_user):
+    """A real kill -9 of the process running the job (as the worker's pool process would die): no undo runs,
+    so its .partial stays behind, never counted; the next run removes it and writes a complete chain."""
+    import signal
+    import sys
+
+    from django.conf import settings
+
+    from apps.core.testing.live import database_url
+
+    runner, source, _dst, repo = zfs_source
+    write_files(Path(source.mountpoint), {"big.bin": os.urandom(3_000_000)})
+    target = services.TARGETS.create(name="nas", kind="repository", path=str(repo), bandwidth_limit_kib=256)
+    task = services.TASKS.create(name="data", source=source, target=target)
+    job = services.start_backup_run(task)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "calypso.settings", "CALYPSO_DATA_DIR": str(settings.DATA_DIR),
+           "DATABASE_URL": database_url(settings.DATABASES["default"]), "REDIS_URL": settings.REDIS_URL,
+           "CALYPSO_LOG_LEVEL": "WARNING"}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import django; django.setup(); from apps.jobs.runtime import run_job; "
+                               f"run_job({job.pk})"], env=env, cwd=settings.BASE_DIR, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not list(repo.rglob("*.partial")) or not any(p.stat().st_size for p in repo.rglob("*.partial")):
+            assert worker.poll() is None and time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.05)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and the pipeline it started
+        worker.wait(10)
+    partial = list(repo.rglob("*.partial"))
+    assert partial and not list(repo.rglob("*.json"))  # half a file, no manifest: nothing looks complete
+    assert services.retention_dry_run(task, runner=runner)["destroy_target"] == []
+
+    assert reap_stale_jobs(stale_after_s=0.001) == [job.pk]  # the reaper: its heartbeat stopped with it
+    Target.objects.filter(pk=target.pk).update(bandwidth_limit_kib=0)
+    task.refresh_from_db()
+    again = run_task(task, runner)
+    assert again.state == JobState.SUCCEEDED and again.result["kind"] == "full", again.error
+    assert not any(p.exists() for p in partial)
+    assert any("an unfinished write of an earlier run" in m for m in again.log_entries.values_list("message", flat=True))

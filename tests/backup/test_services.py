@@ -107,7 +107,9 @@ def test_a_snapshot_policy_never_prunes_a_tasks_incremental_base(pools):
 
 
 def test_zfs_commands_receive_unmounted_and_send_from_the_base():
-    stream = ZfsStream(None, ReplayRunner())
+    from apps.storage.backends.zfs import ZFS_FUSE, ZfsBackend
+
+    stream = ZfsStream(ZfsBackend(ReplayRunner(), flavour=ZFS_FUSE), ReplayRunner())
     new, base = SideSnapshot("calypso-1-b", "tank/data@calypso-1-b", "2"), SideSnapshot("calypso-1-a",
                                                                                          "tank/data@calypso-1-a", "1")
     assert stream.send_argv(new, None) == ["zfs", "send", "tank/data@calypso-1-b"]

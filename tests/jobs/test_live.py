@@ -12,7 +12,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -23,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 
 import tests.jobs.live_tasks  # noqa: F401 - registers "tests.sleep" in this process too
 from apps.accounts.models import ApiToken
-from apps.core.testing.live import LiveStack
+from apps.core.testing.live import LiveStack, database_url
 from apps.jobs.choices import TERMINAL_STATES, JobState, LogLevel
 from apps.jobs.models import Job
 from apps.jobs.services import enqueue, reap_stale_jobs
@@ -35,13 +34,6 @@ STALE_AFTER_S = 1.5
 IDLE_S = 11  # two rounds of the 5 s Redis read timeouts
 
 
-def _database_url(db: dict) -> str:
-    auth = quote(db.get("USER") or "postgres", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def live(django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
     db = settings.DATABASES["default"]  # the test database, now that pytest-django created it
@@ -50,7 +42,7 @@ def live(django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
     tag = f"calypso-live-{uuid.uuid4().hex[:10]}"
     env = {
         "DJANGO_SETTINGS_MODULE": "calypso.settings",
-        "DATABASE_URL": _database_url(db),
+        "DATABASE_URL": database_url(db),
         "REDIS_URL": settings.REDIS_URL,
         "CALYPSO_QUEUE": tag,
         "CALYPSO_CHANNEL_PREFIX": tag,

@@ -21,6 +21,7 @@ import redis
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.core.testing.live import database_url
 from apps.jobs.models import Job
 from apps.system.supervisor import (
     BASE_DIR,
@@ -354,15 +355,6 @@ def test_make_run_serves_restarts_a_killed_worker_and_stops_on_int(tmp_path):
     assert not _loose(data)
 
 
-def _database_url(db: dict) -> str:
-    from urllib.parse import quote
-
-    auth = quote(db.get("USER") or "postgres", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.mark.live
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_celery_worker_fails_its_running_job_at_once_and_comes_back():
@@ -381,7 +373,7 @@ def test_a_killed_celery_worker_fails_its_running_job_at_once_and_comes_back():
     tag = f"calypso-sup-{uuid.uuid4().hex[:10]}"
     node = f"{tag}@{socket.gethostname()}"
     env = {**os.environ, "PYTHONPATH": str(BASE_DIR), "DJANGO_SETTINGS_MODULE": "calypso.settings",
-           "DATABASE_URL": _database_url(db), "REDIS_URL": settings.REDIS_URL, "CALYPSO_QUEUE": tag,
+           "DATABASE_URL": database_url(db), "REDIS_URL": settings.REDIS_URL, "CALYPSO_QUEUE": tag,
            "CALYPSO_CHANNEL_PREFIX": tag, "CALYPSO_CACHE_PREFIX": tag, "CALYPSO_DATA_DIR": str(settings.DATA_DIR),
            "CALYPSO_SECRET_KEY": settings.SECRET_KEY, "CALYPSO_JOB_HEARTBEAT_S": "0.5", "CALYPSO_LOG_LEVEL": "WARNING"}
     argv = [sys.executable, "-m", "celery", "-A", "calypso", "worker", "-Q", tag, "-n", node, "-c", "1", "-P",

@@ -19,10 +19,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Self
+from urllib.parse import quote
 
 from apps.core import serving
 
-__all__ = ["LiveStack", "LiveStackError", "Managed", "ManagedProcesses", "free_port", "uvicorn_argv"]
+__all__ = ["LiveStack", "LiveStackError", "Managed", "ManagedProcesses", "database_url", "free_port", "uvicorn_argv"]
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 
@@ -56,6 +57,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def database_url(db: Mapping[str, object]) -> str:
+    """The DATABASE_URL of a PostgreSQL ``settings.DATABASES`` entry (the test database, for other processes)."""
+    auth = quote(str(db.get("USER") or "postgres"), safe="")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(str(db["PASSWORD"]), safe="")
+    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
 def uvicorn_argv(app: str, port: int, *extra: str) -> list[str]:
