@@ -117,8 +117,7 @@ class BackupTaskAdmin(CalypsoModelAdmin):
 
 @admin.register(SentSnapshot)
 class SentSnapshotAdmin(CalypsoModelAdmin):
-    list_display = ("snapshot", "task", "kind_badge", "base", "bytes", "seconds", "verified", "on_source", "on_target",
-                    "created")
+    list_display = ("snapshot", "task", "kind_badge", "size", "verified", "on_source", "on_target", "created")
     row_operations = True
     list_filter = ("kind", "verified", "on_source", "on_target", ("task", admin.RelatedOnlyFieldListFilter))
     search_fields = ("snapshot", "task__name")
@@ -129,6 +128,10 @@ class SentSnapshotAdmin(CalypsoModelAdmin):
                        "verified_at", "on_source", "on_target", "created")
     fields = readonly_fields
     operations = SENT
+
+    @admin.display(description=_("sent"), ordering="bytes")
+    def size(self, obj):
+        return filesizeformat(obj.bytes)
 
     @admin.display(description=_("kind"), ordering="kind")
     def kind_badge(self, obj):
