@@ -106,10 +106,11 @@ class Target(Named, CalypsoModel):
             errors["pool"] = _("A target on another host names no pool of this one: give its path there.")
         if errors:
             raise ValidationError(errors)
-        if self.is_repository:
+        if self.is_repository or self.path.startswith("/"):  # a repository, or a directory for Btrfs replicas
             validate_repository_path(self.path)
         elif not self.path or not _PATH.fullmatch(self.path):
-            raise ValidationError({"path": _("Give the parent dataset on the other host, e.g. backup/replicas.")})
+            raise ValidationError({"path": _("Give the parent dataset on the other host (ZFS, e.g. backup/replicas) "
+                                             "or a directory on a Btrfs filesystem there (e.g. /mnt/backup).")})
 
 
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")
@@ -211,9 +212,9 @@ class BackupTask(Named, CalypsoModel):
         if self.strategy != Strategy.INCREMENTAL_FOREVER:
             return {"strategy": _("A replica is kept up to date incrementally: monthly fulls are for repositories.")}
         if target.is_remote:
-            if source.pool.backend != Backend.ZFS:
-                return {"target": _("Btrfs replicas go to a filesystem of this host; send Btrfs to another host "
-                                    "through a repository target there.")}
+            if (source.pool.backend == Backend.BTRFS) != target.path.startswith("/"):
+                return {"target": _("On another host a ZFS replica goes under a dataset (a name like backup/replicas) "
+                                    "and a Btrfs replica into a directory (a path like /mnt/backup).")}
             return {}
         pool = target.pool
         if pool.backend != source.pool.backend:

@@ -139,3 +139,24 @@ def test_a_full_repository_fails_the_run_with_the_fix_and_keeps_nothing(zfs_pair
         assert not [p for p in small.rglob("*") if p.is_file()]
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_btrfs_replication_to_another_host_and_a_drill_from_there(authorized, btrfs_factory, admin_user):
+    from apps.storage.services import register_btrfs_pool
+
+    runner = LocalRunner()
+    src_mnt, far_mnt = btrfs_factory("calysrc", 512 << 20), btrfs_factory("calyfar", 512 << 20)
+    runner.run(["btrfs", "subvolume", "create", f"{src_mnt}/home"])
+    pool = register_btrfs_pool(src_mnt, runner=runner)
+    source = Dataset.objects.get(pool=pool, name=f"{pool.name}/home")
+    write_files(Path(source.mountpoint), {"n.txt": b"far away\n" * 4000, "p.raw": os.urandom(120_000)})
+    Path(far_mnt, "backup").mkdir()
+    target = _remote_target(authorized, path=f"{far_mnt}/backup")
+    task = services.TASKS.create(name="home", source=source, target=target, drill_pool=pool)
+    for _round in range(2):
+        job = run_task(task, runner)
+        assert job.state == JobState.SUCCEEDED, (job.error, list(job.log_entries.values_list("message", flat=True)))
+    assert job.result["kind"] == "incremental"
+    assert same_tree(Path(source.mountpoint), Path(far_mnt, "backup", "home", f"home@{job.result['snapshot']}"))
+    drill = run_job(services.start_drill(task).pk, runner=runner)
+    assert drill.state == JobState.SUCCEEDED, (drill.error, list(drill.log_entries.values_list("message", flat=True)))

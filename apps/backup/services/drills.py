@@ -28,7 +28,7 @@ from ..backends import get_stream_backend
 from ..backends.base import SideSnapshot
 from ..models import BackupTask, SentSnapshot
 from .common import moment, require_present, stream
-from .replication import replica_of, replica_side
+from .replication import replica_side
 from .repository import open_repository, remove_restored, restore_chain, restore_target
 from .resources import queue_each
 
@@ -106,8 +106,7 @@ def _drill(ctx: JobContext, task: BackupTask) -> dict:
 
 def _restore_from_replica(ctx: JobContext, task: BackupTask, newest: SentSnapshot, pool: Pool, where) -> dict:
     """Send the replica's copy back into the scratch dataset and check its identity."""
-    dst, there = ctx.hold(replica_side(task, ctx.runner, ctx.log.write))
-    replica = replica_of(task)
+    dst, there, replica = ctx.hold(replica_side(task, ctx.runner, ctx.log.write))
     copy = {s.key: s for s in dst.replica_snapshots(replica, task.snapshot_prefix)}.get(newest.snapshot)
     if copy is None:
         raise ServiceError("copy_missing", _("The replica %(r)s no longer holds %(s)s.") % {

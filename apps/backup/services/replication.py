@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from django.utils.translation import gettext as _
 
@@ -19,12 +20,14 @@ from apps.core.runner import LoggingRunner, Runner, get_runner
 from apps.jobs.runtime import JobContext
 from apps.storage import services as storage
 from apps.storage import sync
+from apps.storage.backends.btrfs import BtrfsBackend
 from apps.storage.backends.zfs import ZfsBackend
 from apps.storage.models import Snapshot
 
 from .. import remote, retention
 from ..backends import get_stream_backend
 from ..backends.base import Replica, SideSnapshot, StreamBackend
+from ..backends.btrfs import BtrfsStream
 from ..backends.zfs import ZfsStream
 from ..choices import SendKind
 from ..models import BackupTask, SentSnapshot
@@ -37,7 +40,7 @@ def replica_of(task: BackupTask) -> Replica:
     """Where the task's copies go: ``<pool>/<path>/<source with / as _>`` (ZFS dataset; on another host
     ``<path>/<source with / as _>``), or that directory under the Btrfs target's mount."""
     target = task.target
-    if target.is_remote:
+    if target.is_remote:  # ZFS: under the parent dataset there (a Btrfs replica there: see replica_side)
         return Replica(f"{target.path}/{flat_name(task)}")
     if target.pool.backend == "btrfs":
         return Replica("/".join(p for p in (target.path, flat_name(task)) if p), mountpoint=target.pool.mountpoint)
@@ -53,16 +56,26 @@ def _match(source: list[SideSnapshot], target: list[SideSnapshot]) -> SideSnapsh
 
 @contextlib.contextmanager
 def replica_side(task: BackupTask, runner: Runner, log: Callable[[str, str], None] | None = None, pin: bool = True
-                 ) -> Iterator[tuple[StreamBackend, Callable[[list[str]], list[str]]]]:
-    """The backend that reads and changes the replica's side, and how a command there is run from this host:
-    the target pool's here; another host's through an SSH session (its commands logged through ``log``)."""
+                 ) -> Iterator[tuple[StreamBackend, Callable[[list[str]], list[str]], Replica]]:
+    """The backend that reads and changes the replica's side, how a command there is run from this host, and
+    the replica: the target pool's here; another host's through an SSH session (its commands logged through
+    ``log``), where a Btrfs replica's filesystem is found by its directory."""
     target = task.target
     if not target.is_remote:
-        yield get_stream_backend(target.pool, runner), list
+        yield get_stream_backend(target.pool, runner), list, replica_of(task)
         return
     with remote.connect(target, runner, (lambda m: log("info", m)) if log else None, pin=pin) as ssh:
         there = LoggingRunner(ssh, log) if log else ssh
-        yield ZfsStream(ZfsBackend(there), there), ssh.ssh_argv
+        if task.source.pool.backend != "btrfs":
+            yield ZfsStream(ZfsBackend(there), there), ssh.ssh_argv, replica_of(task)
+            return
+        mount = there.run(["findmnt", "-n", "-o", "TARGET", "-T", target.path]).stdout.strip()
+        under = str(PurePosixPath(target.path).relative_to(mount)) if mount else ""
+        if not mount or (under != "." and under.startswith("..")):
+            raise ServiceError("not_btrfs", _("%(p)s on %(h)s is not on a mounted filesystem.") % {
+                "p": target.path, "h": target.host})
+        name = "/".join(p for p in (under if under != "." else "", flat_name(task)) if p)
+        yield BtrfsStream(BtrfsBackend(there), there, ""), ssh.ssh_argv, Replica(name, mountpoint=mount)
 
 
 def _preflight(ctx: JobContext, task: BackupTask, backend: StreamBackend, dst: StreamBackend,
@@ -108,13 +121,13 @@ def take_snapshot(ctx: JobContext, task: BackupTask, backend: StreamBackend, key
 
 def replicate(ctx: JobContext, task: BackupTask, at: datetime) -> dict:
     # Held for the whole job: undo steps on the replica's side run after this function raised.
-    dst, there = ctx.hold(replica_side(task, ctx.runner, ctx.log.write))
-    return _replicate(ctx, task, at, dst, there)
+    dst, there, replica = ctx.hold(replica_side(task, ctx.runner, ctx.log.write))
+    return _replicate(ctx, task, at, dst, there, replica)
 
 
 def _replicate(ctx: JobContext, task: BackupTask, at: datetime, dst: StreamBackend,
-               there: Callable[[list[str]], list[str]]) -> dict:
-    backend, replica = get_stream_backend(task.source.pool, ctx.runner), replica_of(task)
+               there: Callable[[list[str]], list[str]], replica: Replica) -> dict:
+    backend = get_stream_backend(task.source.pool, ctx.runner)
     ctx.progress(2, _("Checking %(s)s and %(r)s") % {"s": task.source.name, "r": replica.name})
     base = _preflight(ctx, task, backend, dst, replica)
     for path in dst.discard_partial(replica, task.snapshot_prefix):  # a run killed mid-stream (no undo ran) left it
@@ -209,9 +222,9 @@ def _prune(ctx: JobContext, task: BackupTask, backend: StreamBackend, dst: Strea
 def dry_run(task: BackupTask, *, runner: Runner | None = None) -> dict:
     """What pruning would destroy now on each side, with the reason for every snapshot (reads both sides)."""
     runner = runner or get_runner()
-    backend, replica = get_stream_backend(task.source.pool, runner), replica_of(task)
+    backend = get_stream_backend(task.source.pool, runner)
     source = backend.source_snapshots(task.source.name, task.snapshot_prefix)
-    with replica_side(task, runner, pin=False) as (dst, _there):
+    with replica_side(task, runner, pin=False) as (dst, _there, replica):
         target = dst.replica_snapshots(replica, task.snapshot_prefix)
     plan = retention.prune_plan([s.key for s in source], [s.key for s in target], task.keep_source, task.keep_target)
     return {"task": task.pk, "replica": replica.name, "base": plan.common, "destroy_source": list(plan.source),
