@@ -72,6 +72,18 @@ def fill(mount: Path) -> None:
     sh("sync")
 
 
+def destroy_pool(pool: str, work: Path) -> None:
+    """Destroy the pool (zfs-fuse says "busy" for a while after heavy writes: retry), then its image; a pool
+    that will not go keeps its image, so zfs-fuse never re-imports a pool without disks."""
+    for _ in range(60):
+        done = subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, text=True)
+        if done.returncode == 0 or "no such pool" in done.stderr:
+            shutil.rmtree(work, ignore_errors=True)
+            return
+        time.sleep(0.5)
+    print(f"could not destroy pool {pool}: {done.stderr.strip()} (its image stays in {work})", file=sys.stderr)
+
+
 def calypso_run(task, runner) -> tuple[float, dict]:
     from apps.backup import services
     from apps.jobs.runtime import run_job
@@ -137,8 +149,7 @@ def main() -> int:
             f"bench-passphrase --pinentry-mode loopback -o {out}"), "bytes": 0}
         rows["gzip_gpg"]["bytes"] = out.stat().st_size
     finally:
-        subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        destroy_pool(pool, work)
         call_command("flush", verbosity=0, interactive=False)
         if daemon is not None:
             stop_process(daemon)
