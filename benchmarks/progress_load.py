@@ -8,6 +8,9 @@ A live uvicorn + Celery worker (``BENCH_WORKER_CONCURRENCY`` processes) serves `
 
 Before measuring, every worker process runs one short job (a running portal's workers are warm).
 
+The benchmark's own garbage collector is paused while clients measure (a collection of this Django process
+would stall every client at once and be counted as the portal's latency).
+
 Every job is a light sleeper ("bench.progress": ``BENCH_STEPS`` steps ``BENCH_DELAY`` s apart). Latency is
 taken from each event's own timestamp (``ts``, set when the worker publishes it) to its receipt by the
 client, batch frames unpacked. A client "lost" a state event when it received neither that job's state
@@ -21,6 +24,7 @@ migrated when missing; emptied at the start and the end), ``REDIS_URL`` (redis:/
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -174,8 +178,18 @@ def main() -> int:
 
             warm_up(admin, CONCURRENCY)
             load_before = load1()
-            control = asyncio.run(measure(stack, key, admin, 1, 1))
-            load = asyncio.run(measure(stack, key, admin, CLIENTS, LOAD_JOBS))
+            # The clients are this one process: its own garbage collector must not pause them in the middle of
+            # a burst (a full collection walks the whole Django process, tens of ms), which would be counted as
+            # the portal's latency. Collected between the runs instead.
+            gc.collect()
+            gc.freeze()
+            gc.disable()
+            try:
+                control = asyncio.run(measure(stack, key, admin, 1, 1))
+                gc.collect()
+                load = asyncio.run(measure(stack, key, admin, CLIENTS, LOAD_JOBS))
+            finally:
+                gc.enable()
             load_after = load1()
     finally:
         call_command("flush", verbosity=0, interactive=False)
