@@ -8,8 +8,9 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,8 +22,10 @@ from apps.core.runner import CommandError, Runner
 
 from .models import BackupKey
 
-__all__ = ["EXPORT_WARNING", "backup_key", "export_key", "identity_file", "parse_age_keygen", "private_directory",
-           "sweep_private_directories"]
+__all__ = ["EXPORT_WARNING", "backup_key", "export_key", "identity_file", "made_once", "parse_age_keygen",
+           "private_directory", "sweep_private_directories"]
+
+M = TypeVar("M")
 
 _RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 _SECRET = re.compile(r"^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$")
@@ -45,20 +48,31 @@ def parse_age_keygen(stdout: str) -> tuple[str, str]:
     return recipient, secret
 
 
-def backup_key(runner: Runner) -> BackupKey:
-    """The default key, made now if there is none yet."""
-    key = BackupKey.objects.filter(name="default").first()
-    if key is not None:
-        return key
+def made_once(model: type[M], make: Callable[[], dict]) -> M:
+    """The ``default`` row of ``model``, created from ``make()`` (a key pair a tool generates) the first time;
+    when two runs race, the one stored first wins and the other's pair is dropped."""
+    found = model.objects.filter(name="default").first()
+    if found is not None:
+        return found
     try:
-        recipient, secret = parse_age_keygen(runner.run(["age-keygen"]).stdout)
+        fields = make()
     except CommandError as exc:
         raise BackendError.from_command(exc) from exc
     try:
         with transaction.atomic():
-            return BackupKey.objects.create(name="default", recipient=recipient, secret=secret)
-    except IntegrityError:  # another run made it first: use that one
-        return BackupKey.objects.get(name="default")
+            return model.objects.create(name="default", **fields)
+    except IntegrityError:
+        return model.objects.get(name="default")
+
+
+def backup_key(runner: Runner) -> BackupKey:
+    """The default key, made now if there is none yet."""
+
+    def make() -> dict:
+        recipient, secret = parse_age_keygen(runner.run(["age-keygen"]).stdout)
+        return {"recipient": recipient, "secret": secret}
+
+    return made_once(BackupKey, make)
 
 
 def export_key(key: BackupKey, *, actor=None) -> dict:

@@ -8,13 +8,12 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from apps.core.errors import BackendError, ServiceError
+from apps.core.errors import ServiceError
 from apps.core.runner import CommandError, Runner, SshRunner, get_runner
 
-from .keys import private_directory
+from .keys import made_once, private_directory
 from .models import SshIdentity, Target
 
 __all__ = ["check_target", "connect", "create_identity", "ssh_identity", "ssh_refusal"]
@@ -24,21 +23,14 @@ KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "ssh-rsa")
 
 def ssh_identity(runner: Runner) -> SshIdentity:
     """Calypso's SSH key pair, made with ssh-keygen (ed25519) the first time it is needed."""
-    found = SshIdentity.objects.filter(name="default").first()
-    if found is not None:
-        return found
-    with private_directory() as private:
-        key = Path(private, "id_ed25519")
-        try:
+
+    def make() -> dict:
+        with private_directory() as private:
+            key = Path(private, "id_ed25519")
             runner.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "calypso-backup", "-f", str(key)])
-        except CommandError as exc:
-            raise BackendError.from_command(exc) from exc
-        public, secret = Path(f"{key}.pub").read_text().strip(), key.read_text()
-    try:
-        with transaction.atomic():
-            return SshIdentity.objects.create(name="default", public_key=public, private_key=secret)
-    except IntegrityError:
-        return SshIdentity.objects.get(name="default")
+            return {"public_key": Path(f"{key}.pub").read_text().strip(), "private_key": key.read_text()}
+
+    return made_once(SshIdentity, make)
 
 
 def _scan(runner: Runner, target: Target) -> str:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import contextlib
 import filecmp
 import subprocess
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 from apps.backup import services
+from apps.backup.backends.zfs import ZfsStream
+from apps.core.runner import LocalRunner
 from apps.jobs.models import Job
 from apps.jobs.runtime import run_job
+from apps.storage.backends.zfs import ZfsBackend
 
 __all__ = ["run_task", "same_tree", "write_files", "zfs_guid", "zfs_snapshot_tree"]
 
@@ -40,19 +40,10 @@ def run_task(task, runner) -> Job:
     return job
 
 
-@contextlib.contextmanager
-def zfs_snapshot_tree(snapshot: str) -> Iterator[Path]:
-    """The files of ``snapshot``, through a clone mounted beside it (removed afterwards)."""
-    clone = f"{snapshot.partition('/')[0]}/check-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["zfs", "clone", snapshot, clone], check=True)
-    try:
-        yield Path(subprocess.run(["zfs", "get", "-H", "-o", "value", "mountpoint", clone], capture_output=True,
-                                  text=True, check=True).stdout.strip())
-    finally:  # zfs-fuse says "busy" for about a second after a change
-        for _ in range(50):
-            if subprocess.run(["zfs", "destroy", clone], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
+def zfs_snapshot_tree(snapshot: str) -> contextlib.AbstractContextManager[Path]:
+    """The files of ``snapshot``, through the temporary clone the product itself reads snapshots by."""
+    runner = LocalRunner()
+    return ZfsStream(ZfsBackend(runner), runner).files_of(snapshot)
 
 
 def zfs_guid(name: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,13 +41,13 @@ class ZfsStream:
         """The task's snapshots of ``dataset``, oldest first (names carry their UTC time)."""
         return self._snapshots(dataset, prefix)
 
-    def _exists(self, name: str) -> bool:
+    def exists(self, name: str) -> bool:
         validate_names(name)
         return self.runner.run(["zfs", "list", "-H", "-o", "name", name], check=False).returncode == 0
 
     def replica_snapshots(self, replica: Replica, prefix: str) -> list[SideSnapshot]:
         """The replica's snapshots from this task, oldest first; none while the replica does not exist."""
-        if not self._exists(replica.name):
+        if not self.exists(replica.name):
             return []
         return self._snapshots(replica.name, prefix)
 
@@ -58,7 +57,7 @@ class ZfsStream:
         chain = parent.split("/")
         for depth in range(2, len(chain) + 1):  # the pool itself exists
             name = "/".join(chain[:depth])
-            if not self._exists(name):
+            if not self.exists(name):
                 self.zfs.create_dataset(name)
 
     def send_argv(self, snapshot: SideSnapshot, base: SideSnapshot | None) -> list[str]:
@@ -122,14 +121,6 @@ class ZfsStream:
         if snapshots:
             self.zfs.destroy_snapshots(replica.name, [s.key for s in snapshots])
 
-    def identity(self, name: str) -> str:
-        """The GUID the host reports for snapshot ``name`` (what verification compares)."""
-        dataset, _, key = name.partition("@")
-        for snap in self.zfs.list_snapshots(dataset):
-            if snap.name == name:
-                return snap.guid
-        raise BackendError(f"{name} does not exist")
-
     @contextlib.contextmanager
     def files_of(self, name: str) -> Iterator[Path]:
         """The files of snapshot ``name`` (through a temporary clone beside its dataset) or of dataset ``name``
@@ -142,7 +133,7 @@ class ZfsStream:
             try:
                 yield self._mountpoint(clone)
             finally:
-                self._destroy_retrying(clone)
+                self.zfs.destroy_dataset(clone)  # retried while zfs-fuse says "busy"
             return
         self.runner.run(["zfs", "mount", name], check=False)  # already mounted is fine
         try:
@@ -153,14 +144,7 @@ class ZfsStream:
     def _mountpoint(self, name: str) -> Path:
         return Path(self.runner.run(["zfs", "get", "-H", "-o", "value", "mountpoint", name]).stdout.strip())
 
-    def _destroy_retrying(self, name: str) -> None:
-        for _ in range(50):  # zfs-fuse says "busy" for about a second after a change
-            if self.runner.run(["zfs", "destroy", name], check=False).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise BackendError(f"could not destroy {name} (busy)")
-
     def destroy(self, name: str) -> None:
-        """Destroy dataset ``name`` and its snapshots (a drill's scratch copy)."""
-        validate_names(name)
-        self.runner.run(["zfs", "destroy", "-r", name], check=False)
+        """Destroy dataset ``name`` and its snapshots, if it exists (a restore's or a drill's copy)."""
+        if self.exists(name):
+            self.zfs.destroy_dataset(name, recursive=True)

@@ -29,7 +29,7 @@ from ..backends.base import SideSnapshot
 from ..models import BackupTask, SentSnapshot
 from .common import moment, require_present, stream
 from .replication import replica_side
-from .repository import open_repository, remove_restored, restore_chain, restore_target
+from .repository import open_repository, prepare_restore, remove_restored, restore_chain, restore_target
 from .resources import queue_each
 
 __all__ = ["SAMPLE_FILES", "compare_trees", "drills_due", "run_drill", "run_due_drills", "start_drill"]
@@ -112,8 +112,7 @@ def _restore_from_replica(ctx: JobContext, task: BackupTask, newest: SentSnapsho
         raise ServiceError("copy_missing", _("The replica %(r)s no longer holds %(s)s.") % {
             "r": replica.name, "s": newest.snapshot})
     local = get_stream_backend(pool, ctx.runner)
-    if pool.backend == "btrfs":
-        ctx.runner.run(["mkdir", str(Path(pool.mountpoint, where.name))])
+    prepare_restore(ctx, pool, where)
     stream(ctx, [there(dst.send_argv(SideSnapshot(copy.key, copy.name, copy.identity), None))],
            [local.receive_argv(where)], low=10, high=80)
     got = {s.key: s.identity for s in local.replica_snapshots(where, task.snapshot_prefix)}.get(newest.snapshot)

@@ -44,7 +44,7 @@ from .common import flat_name, moment, stream
 from .replication import prune_source, take_snapshot
 
 __all__ = ["COMPRESS", "DECOMPRESS", "back_up", "client_name", "dry_run", "incremental_base", "open_repository",
-           "remove_restored", "restore_chain", "restore_target", "run_restore", "run_verify", "start_restore", "start_verify",
+           "prepare_restore", "remove_restored", "restore_chain", "restore_target", "run_restore", "run_verify", "start_restore", "start_verify",
            "task_streams"]
 
 # zstd -2: on this host's own binaries, libraries and documents its output is ~3 % smaller than gzip -6's at
@@ -316,7 +316,7 @@ def restore_chain(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: 
     ctx.log.info(f"{len(chain)} stream file(s) checked: " + ", ".join(s.path for s in chain))
     where = restore_target(target_pool, name)
     backend = get_stream_backend(target_pool, ctx.runner)
-    _prepare_restore(ctx, target_pool, where)
+    prepare_restore(ctx, target_pool, where)
     total = 0
     with keys.identity_file(chain[0].recipient) as identity:
         for i, item in enumerate(chain):
@@ -340,12 +340,12 @@ def restore_chain(ctx: JobContext, sent: SentSnapshot, target_pool: Pool, name: 
             "identity": chain[-1].source_identity, "restored_at": moment().isoformat()}
 
 
-def _prepare_restore(ctx: JobContext, pool: Pool, where: Replica) -> None:
-    """Make room for the restore and undo it on failure; the target must not exist now (the inventory may be
-    stale): an undo never removes what this job did not create."""
+def prepare_restore(ctx: JobContext, pool: Pool, where: Replica) -> None:
+    """Make room for a restore (or a drill's copy) and undo it on failure; the target must not exist now (the
+    inventory may be stale): an undo never removes what this job did not create."""
     if pool.backend == "btrfs":
         ctx.runner.run(["mkdir", str(Path(pool.mountpoint, where.name))])  # no -p: fails if it exists
-    elif ctx.runner.run(["zfs", "list", "-H", "-o", "name", where.name], check=False).returncode == 0:
+    elif get_stream_backend(pool, ctx.runner).exists(where.name):
         raise ServiceError("exists", _("%(n)s exists: a restore never writes over data. Choose a new name.") % {
             "n": where.name}, field="name")
     ctx.on_undo(f"remove {where.name} (what was received)", lambda: remove_restored(ctx.runner, pool, where))
