@@ -103,6 +103,8 @@ INSTALLED_APPS = [
     "apps.system",
     "apps.storage",
     "apps.backup",
+    "apps.shares",
+    "apps.iscsi",
 ]
 
 MIDDLEWARE = [
@@ -311,6 +313,21 @@ CALYPSO_BTRFS_MOUNT_ROOT = env("CALYPSO_BTRFS_MOUNT_ROOT", default="/mnt/calypso
 
 # Backup: this appliance's directory in backup repositories (default: the host name).
 CALYPSO_BACKUP_CLIENT = env("CALYPSO_BACKUP_CLIENT", default="")
+
+# Host services Calypso configures: its own files live under this directory and the services' main
+# configuration includes them (Samba's smb.conf, the NFS server, tgt).
+CALYPSO_INTEGRATIONS_DIR = env("CALYPSO_INTEGRATIONS_DIR", default="/etc/calypso/integrations")
+# Shares: Samba's main configuration (Calypso adds one include line to it) and the NFS server in use:
+# "kernel" (/etc/exports.d + exportfs), "ganesha" (NFS-Ganesha EXPORT blocks) or "auto" (detected).
+CALYPSO_SAMBA_CONF = env("CALYPSO_SAMBA_CONF", default="/etc/samba/smb.conf")
+CALYPSO_NFS_BACKEND = env("CALYPSO_NFS_BACKEND", default="auto")
+CALYPSO_NFS_EXPORTS_FILE = env("CALYPSO_NFS_EXPORTS_FILE", default="/etc/exports.d/calypso.exports")
+CALYPSO_GANESHA_CONF = env("CALYPSO_GANESHA_CONF", default="/etc/ganesha/ganesha.conf")
+CALYPSO_GANESHA_PID_FILE = env("CALYPSO_GANESHA_PID_FILE", default="/run/ganesha/ganesha.pid")  # reloaded by SIGHUP
+# iSCSI: "tgt", "scst" or "auto" (SCST when its kernel module is loaded, else tgt); tgtd's control port.
+CALYPSO_ISCSI_BACKEND = env("CALYPSO_ISCSI_BACKEND", default="auto")
+CALYPSO_TGT_CONTROL_PORT = env.int("CALYPSO_TGT_CONTROL_PORT", default=0)
+CALYPSO_SCST_CONF = env("CALYPSO_SCST_CONF", default="/etc/scst.conf")
 
 # Health: how long the Celery check waits for a busy worker's answer to its ping.
 CALYPSO_HEALTH_CELERY_TIMEOUT_S = env.float("CALYPSO_HEALTH_CELERY_TIMEOUT_S", default=2.0)

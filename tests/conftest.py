@@ -35,6 +35,18 @@ def _unlimited_refusal_records(settings):
     settings.CALYPSO_AUDIT_REFUSALS_PER_ADDRESS = settings.CALYPSO_AUDIT_REFUSALS_TOTAL = 10**9
 
 
+@pytest.fixture(autouse=True)
+def _private_host_config(settings, tmp_path_factory):
+    """No test writes the host's own service configuration: Calypso's files go to a directory of the test's."""
+    root = tmp_path_factory.mktemp("etc")
+    settings.CALYPSO_INTEGRATIONS_DIR = str(root / "calypso" / "integrations")
+    settings.CALYPSO_SAMBA_CONF = str(root / "samba" / "smb.conf")
+    settings.CALYPSO_NFS_EXPORTS_FILE = str(root / "exports.d" / "calypso.exports")
+    settings.CALYPSO_GANESHA_CONF = str(root / "ganesha" / "ganesha.conf")
+    settings.CALYPSO_GANESHA_PID_FILE = str(root / "ganesha" / "ganesha.pid")
+    settings.CALYPSO_SCST_CONF = str(root / "scst.conf")
+
+
 @pytest.fixture
 def make_user(db):
     return _user

@@ -30,6 +30,17 @@ COLORS = {"green": "#1e7e34", "orange": "#c56a00", "red": "#b02a37", "blue": "#1
 REFUSALS = (ServiceError, BackendError, ValidationError)
 
 
+def _refusal_errors(exc: Exception) -> dict[str | None, list[str]]:
+    """A service's, host's or model's refusal as form errors: ``{field or None: [messages]}``."""
+    if isinstance(exc, ServiceError):
+        return {exc.field: [exc.message]}
+    if isinstance(exc, BackendError):
+        return {None: [exc.message]}
+    if hasattr(exc, "error_dict"):
+        return {(None if name == "__all__" else name): list(msgs) for name, msgs in exc.message_dict.items()}
+    return {None: list(exc.messages)}
+
+
 def badge(text: str, color: str) -> str:
     return format_html('<span class="calypso-badge" style="background:{}">{}</span>', COLORS.get(color, color), text)
 
@@ -42,6 +53,10 @@ class CalypsoModelAdmin(GuardedModelAdmin):
     operations: Operations | tuple = ()
     model_forms = False  # True: Django's forms edit the object, saved through the create/update/delete operations
     row_operations = False  # a list column linking each row's operations (those this user may run)
+    # Read-only pages of collection queries (method="get", detail=False): {operation name: template}. The
+    # template gets ``result`` (or ``error``, the refusal's words) and whatever ``query_context`` adds; the list
+    # links to each page its user may see.
+    query_pages: dict[str, str] = {}
 
     # ------------------------------------------------------------ who may
     def get_queryset(self, request):
@@ -78,6 +93,9 @@ class CalypsoModelAdmin(GuardedModelAdmin):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}_"
         pages = [path(f"<path:object_id>/{op.url}/" if op.detail else f"{op.url}/", view(op), name=prefix + op.name)
                  for op in self.operation_pages()]
+        pages += [path(f"{self.operations[name].url}/", self.admin_site.admin_view(
+            lambda request, name=name: self.query_view(request, self.operations[name])), name=prefix + name)
+            for name in self.query_pages]
         return sorted(pages, key=lambda p: "object_id" in str(p.pattern)) + super().get_urls()
 
     def op_url(self, op: Operation, obj=None) -> str:
@@ -87,10 +105,32 @@ class CalypsoModelAdmin(GuardedModelAdmin):
 
     def offered(self, request, obj=None) -> list[dict]:
         """The operations this user may run here (on ``obj``, or on the list), as links for the page."""
-        return [{"url": self.op_url(op, obj), "label": op.title, "danger": op.destructive, "name": op.name,
-                 "create": op.name == "create"}
-                for op in self.operation_pages() if op.detail == (obj is not None) and op.available(obj)
-                and op.allowed(request.user, obj)]
+        links = [{"url": self.op_url(op, obj), "label": op.title, "danger": op.destructive, "name": op.name,
+                  "create": op.name == "create"}
+                 for op in self.operation_pages() if op.detail == (obj is not None) and op.available(obj)
+                 and op.allowed(request.user, obj)]
+        if obj is None:
+            links += [{"url": self.op_url(self.operations[name]), "label": self.operations[name].title,
+                       "danger": False, "name": name, "create": False}
+                      for name in self.query_pages if self.operations[name].allowed(request.user)]
+        return links
+
+    def query_view(self, request, op: Operation):
+        """A read-only page with what a collection query answers now (a generated file, who is connected)."""
+        if not op.allowed(request.user):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": op.title, "opts": self.opts, "operation": op,
+                   "result": None, "error": ""}
+        try:
+            context["result"] = op.run(actor=request.user)
+        except REFUSALS as exc:
+            context["error"] = " ".join(m for msgs in _refusal_errors(exc).values() for m in msgs)
+        context.update(self.query_context(request, op))
+        return TemplateResponse(request, self.query_pages[op.name], context)
+
+    def query_context(self, request, op: Operation) -> dict:
+        """Extra context for a query page (e.g. the live view beside a generated file)."""
+        return {}
 
     def get_list_display(self, request):
         if not self.row_operations:
@@ -249,6 +289,43 @@ class CalypsoModelAdmin(GuardedModelAdmin):
         return None
 
     # ------------------------------------------------------------ Django's forms, through the operations
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A refusal of the create/update operation (a field the service judged, the host's own words) comes back
+        on the form, with what was typed, instead of an error page. The operation holds its own transaction, so
+        the audit event of a refusal stays."""
+        if not self.model_forms or request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        except REFUSALS as exc:
+            request._calypso_refused = exc
+            return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refused = getattr(request, "_calypso_refused", None)
+        if refused is None:
+            return form
+        errors = _refusal_errors(refused)
+
+        class Refused(form):
+            def clean(self):
+                data = super().clean()
+                for field, messages_ in errors.items():
+                    self.add_error(field if field in self.fields else None, messages_)
+                return data
+
+        return Refused
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A refused delete (the object is in use, the host refused) is a message on the object's page."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except REFUSALS as exc:
+            self.message_user(request, " ".join(_refusal_errors(exc).get(None, [])) or str(exc), messages.ERROR)
+            obj = self.get_object(request, unquote(object_id))
+            return HttpResponseRedirect(self.url_of(obj))
+
     def save_model(self, request, obj, form, change):
         op = self.operations["update" if change else "create"]
         if change:

@@ -135,6 +135,9 @@ class Operation:
     detail: bool = True  # on one object (True) or on the collection (False)
     destructive: bool = False  # typed confirmation: the operator types ``confirm(obj)`` back
     confirm: Callable[[Any], str] = str
+    # Only where this is true may the confirmation be left out (e.g. a share with clients connected); a wrong
+    # one is refused either way. None: always required.
+    confirm_when: Callable[[Any], bool] | None = None
     job: bool = False  # the service queues a Job: 202 in the API, the job page in the admin
     method: str = "post"  # "get": a read-only query whose input comes from the query string
     output: type[serializers.Serializer] | None = None  # for a returned object (default: the viewset's)
@@ -188,10 +191,15 @@ class Operation:
         base = self.input or serializers.Serializer
         name = f"{self.model.__name__}{self.name.title().replace('_', '')}Confirmed"
         return type(name, (base,), {
-            "confirm": serializers.CharField(allow_blank=True, label=_("Type the name to confirm"),
+            "confirm": serializers.CharField(allow_blank=True, required=False, default="",
+                                             label=_("Type the name to confirm"),
                                              help_text=_("The object's name, typed again.")),
             "validate_confirm": _validate_confirm,
         })
+
+    def confirm_required(self, obj: Any) -> bool:
+        """Whether the operator must type the confirmation for ``obj`` now."""
+        return self.destructive and (self.confirm_when is None or obj is None or bool(self.confirm_when(obj)))
 
     def available(self, obj: Any) -> bool:
         return self.when is None or obj is None or bool(self.when(obj))
@@ -204,7 +212,8 @@ class Operation:
                    view: Any = None) -> serializers.Serializer:
         """The input serializer bound to ``data``; its context carries the object and the confirmation."""
         context = {"request": request, "view": view, "object": obj, "operation": self,
-                   "confirm": self.confirm(obj) if self.destructive and obj is not None else None}
+                   "confirm": self.confirm(obj) if self.destructive and obj is not None else None,
+                   "confirm_required": self.confirm_required(obj)}
         kwargs = {"instance": obj, "partial": True} if self.partial and obj is not None else {}
         return (self.input_class or serializers.Serializer)(data=data, context=context, **kwargs)
 
@@ -234,6 +243,8 @@ class Operation:
 
 def _validate_confirm(self, value: str) -> str:
     expected = self.context.get("confirm")
+    if value == "" and not self.context.get("confirm_required", True):
+        return value
     if expected is not None and value != expected:
         raise serializers.ValidationError(_("Type %(name)s to confirm.") % {"name": expected})
     return value

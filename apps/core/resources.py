@@ -10,11 +10,14 @@ audit event.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
+
+from .configfiles import host_lock
 
 __all__ = ["ResourceService"]
 
@@ -24,11 +27,15 @@ M = TypeVar("M", bound=models.Model)
 class ResourceService(Generic[M]):
     model: ClassVar[type[models.Model]]
     fields: ClassVar[tuple[str, ...]]  # what an operator may set
+    # A host file rendered from every row (a Samba include, an exports file): changes hold this lock from
+    # validation to commit, so each renders from a database that holds every earlier change.
+    lock: ClassVar[str | None] = None
 
     def create(self, *, actor=None, **fields: Any) -> M:
         """Create the resource from ``fields``; nothing is saved unless every field is valid."""
         plain, related = self._split(fields)
-        return self._save(self.model(**plain), set(fields), related)
+        with self._locked():
+            return self._save(self.model(**plain), set(fields), related)
 
     def update(self, obj: M, *, actor=None, **fields: Any) -> M:
         """Change ``fields`` of ``obj``; nothing is saved unless the result is valid (and then ``obj`` is
@@ -37,16 +44,20 @@ class ResourceService(Generic[M]):
         for name, value in plain.items():
             setattr(obj, name, value)
         try:
-            return self._save(obj, set(fields), related)
+            with self._locked():
+                return self._save(obj, set(fields), related)
         except Exception:
             obj.refresh_from_db()
             raise
 
     def delete(self, obj: M, *, actor=None) -> None:
         """Delete the resource, after ``retire()`` took it off the host."""
-        with transaction.atomic():
+        with self._locked(), transaction.atomic():
             self.retire(obj)
             obj.delete()
+
+    def _locked(self):
+        return host_lock(self.lock) if self.lock else contextlib.nullcontext()
 
     def prepare(self, obj: M, changed: set[str]) -> None:
         """Before validation: derived fields (e.g. reset a schedule when its rule changed)."""

@@ -60,6 +60,14 @@ from .snapshots import (
     release_snapshot,
     rollback_snapshot,
 )
+from .usage import (
+    dataset_at,
+    dataset_users,
+    refuse_if_in_use,
+    register_dataset_users,
+    subtree,
+    unregister_dataset_users,
+)
 
 __all__ = [
     "acknowledge_event",
@@ -73,6 +81,8 @@ __all__ = [
     "create_dataset",
     "create_pool",
     "create_snapshot",
+    "dataset_at",
+    "dataset_users",
     "destroy_dataset",
     "destroy_pool",
     "destroy_snapshot",
@@ -94,7 +104,9 @@ __all__ = [
     "plan_layout",
     "pool_properties",
     "pool_properties_initial",
+    "refuse_if_in_use",
     "register_btrfs_pool",
+    "register_dataset_users",
     "release_snapshot",
     "remove_btrfs_device",
     "rename_dataset",
@@ -107,10 +119,12 @@ __all__ = [
     "start_scrub",
     "start_sync",
     "stop_scrub",
+    "subtree",
     "subvolume_dependents",
     "subvolume_sizes",
     "sync_inventory",
     "unregister_btrfs_pool",
+    "unregister_dataset_users",
     "update_dataset",
     "update_pool_properties",
 ]

@@ -16,6 +16,7 @@ from ..backends import get_backend
 from ..choices import Backend, DatasetKind
 from ..models import Dataset, Pool, Snapshot
 from .common import check, clean_properties, require_present
+from .usage import refuse_if_in_use
 
 __all__ = ["create_dataset", "dataset_name", "destroy_dataset", "rename_dataset", "subvolume_dependents",
            "update_dataset"]
@@ -126,6 +127,7 @@ def rename_dataset(dataset: Dataset, new_name: str, *, actor=None, runner: Runne
     """Rename a dataset within its pool (children and snapshots follow)."""
     pool = dataset.pool
     new_name = dataset_name(pool, new_name, "new_name")
+    refuse_if_in_use(dataset, verb=_("renamed"))
     if Dataset.objects.filter(pool=pool, name=new_name, gone=False).exists():
         raise ServiceError("exists", _("%(n)s already exists.") % {"n": new_name}, field="new_name")
     runner = runner or get_runner()
@@ -138,7 +140,8 @@ def destroy_dataset(dataset: Dataset, *, recursive: bool = False, snapshots: str
                     runner: Runner | None = None) -> None:
     """Destroy a dataset (with its children and snapshots when ``recursive``). A Btrfs subvolume's snapshots
     are subvolumes of their own: ``snapshots="keep"`` leaves them (they stay listed, under the top level once
-    their source is gone), ``"delete"`` deletes them first."""
+    their source is gone), ``"delete"`` deletes them first. Refused while a share, export or LUN uses it."""
+    refuse_if_in_use(dataset, verb=_("destroyed"))
     if dataset.pool.backend == Backend.BTRFS:
         return _delete_subvolume(dataset, recursive=recursive, snapshots=snapshots, runner=runner or get_runner())
     get_backend(dataset.pool, runner).destroy_dataset(dataset.name, recursive=recursive)

@@ -33,6 +33,7 @@ from ..backends.pools import leaves
 from ..choices import Backend, PoolHealth
 from ..models import Pool, StorageEvent, Vdev
 from .common import LAYOUT_WIDTH, check, check_device, clean_properties, require_present
+from .usage import refuse_if_in_use
 
 __all__ = [
     "SCRUB_POLL_S",
@@ -395,6 +396,7 @@ def destroy_pool(pool: Pool, *, force: bool = False, actor=None) -> Job:
     """Queue destroying a pool and all its data (its operation asks for the name typed back)."""
     if "destroy" not in capabilities(pool.backend):
         raise ServiceError("unsupported", _("This pool cannot be destroyed from here."))
+    refuse_if_in_use(pool, verb=_("destroyed"))
     if pool.backend == Backend.BTRFS:
         require_present(pool)  # its devices are read from the mounted filesystem
     return jobs.enqueue("storage.pool.delete", target=pool, user=actor, lock_key=pool.lock_key,
