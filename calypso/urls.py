@@ -9,6 +9,8 @@ api_v1 = [
     path("system/", include("apps.system.api.urls")),
     path("storage/", include("apps.storage.api.urls")),
     path("backup/", include("apps.backup.api.urls")),
+    path("shares/", include("apps.shares.api.urls")),
+    path("iscsi/", include("apps.iscsi.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: the page loads its script from the portal, so the Content Security Policy needs no inline code.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

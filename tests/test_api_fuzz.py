@@ -30,6 +30,9 @@ from apps.accounts.models import ApiToken, User
 from apps.backup.models import BackupTask, SentSnapshot, Target
 from apps.core.runner import runner_override
 from apps.core.testing.contracts import FailingRunner
+from apps.iscsi.models import InitiatorGroup, Lun, Portal
+from apps.iscsi.models import Target as IscsiTarget
+from apps.shares.models import NfsExport, SmbShare, SmbUser
 from apps.storage import sync
 from apps.storage.choices import EventKind
 from apps.storage.models import Dataset, Pool, SnapshotPolicy, StorageEvent
@@ -68,6 +71,20 @@ def _seed() -> None:
     task = BackupTask.objects.create(name="fuzz-data", source=dataset, target=target)
     SentSnapshot.objects.create(task=task, snapshot=f"{task.snapshot_prefix}20261201T000000000000Z", kind="full",
                                 source_name=f"{dataset.name}@x", target_name="zrecbig/replicas/x@x", source_guid="1")
+    SmbShare.objects.create(name="fuzz-share", path=dataset.mountpoint or "/zrectank/data", dataset=dataset)
+    SmbUser.objects.create(user=User.objects.create_user("fuzzsmb"), username="fuzzsmb")
+    NfsExport.objects.create(path=dataset.mountpoint or "/zrectank/data", dataset=dataset, clients=[
+        {"host": "10.0.0.0/24", "access": "rw", "sync": True, "squash": "root_squash", "anonuid": None,
+         "anongid": None, "sec": ["sys"]}])
+    NfsExport.objects.create(path=f"{dataset.mountpoint or '/zrectank/data'}/fuzz", dataset=dataset, enabled=False,
+                             clients=[{"host": "*.example.com", "access": "ro", "sync": False, "squash": "all_squash",
+                                       "anonuid": 1000, "anongid": 1000, "sec": ["krb5p", "sys"]}])
+    group = InitiatorGroup.objects.create(name="fuzz-hosts", initiators=["iqn.1993-08.org.debian:01:fuzz"])
+    disk = IscsiTarget.objects.create(name="fuzz-disk", chap_user="fuzzuser", chap_secret="fuzzsecret12")
+    disk.initiator_groups.add(group)
+    disk.portals.add(Portal.objects.create(address="127.0.0.1", port=3260))
+    Lun.objects.create(target=disk, lun=1, dataset=dataset, path=f"{dataset.mountpoint or '/zrectank/data'}/fuzz.img",
+                       size_bytes=1 << 20)
 
 
 def _aim_at_existing(case) -> None:
