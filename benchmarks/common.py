@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 __all__ = [
     "ROOT",
+    "TimingRunner",
     "count_queries",
     "deep_cursor_url",
     "ensure_database",
@@ -69,6 +70,30 @@ def start_django() -> dict[str, str]:
 
     django.setup()
     return {k: os.environ[k] for k in STACK_ENV}
+
+
+class TimingRunner:
+    """A LocalRunner that notes every command it runs and how long it took (the tools' own time of a step)."""
+
+    def __init__(self) -> None:
+        from apps.core.runner import LocalRunner
+
+        self.inner = LocalRunner()
+        self.calls: list[tuple[tuple[str, ...], float]] = []
+
+    def run(self, argv, **kwargs):
+        result = self.inner.run(argv, **kwargs)
+        self.calls.append((result.argv, result.duration_s))
+        return result
+
+    def stream(self, argv, **kwargs):
+        return self.inner.stream(argv, **kwargs)
+
+    def start(self, argv, **kwargs):
+        return self.inner.start(argv, **kwargs)
+
+    def tools_s(self) -> float:
+        return sum(duration for _argv, duration in self.calls)
 
 
 def pct(values: list[float], p: float) -> float:

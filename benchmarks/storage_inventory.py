@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from common import (
+    TimingRunner,
     count_queries,
     deep_cursor_url,
     ensure_database,
@@ -63,24 +64,6 @@ def timed(argv: list[str]) -> tuple[float, str]:
     t0 = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=BASE_ENV, timeout=600, check=True)  # noqa: S603
     return time.perf_counter() - t0, done.stdout
-
-
-class TimingRunner:
-    """A LocalRunner that notes every command and its duration (to see what a sync runs)."""
-
-    def __init__(self) -> None:
-        from apps.core.runner import LocalRunner
-
-        self.inner = LocalRunner()
-        self.calls: list[tuple[tuple[str, ...], float]] = []
-
-    def run(self, argv, **kwargs):
-        result = self.inner.run(argv, **kwargs)
-        self.calls.append((result.argv, result.duration_s))
-        return result
-
-    def stream(self, argv, **kwargs):
-        return self.inner.stream(argv, **kwargs)
 
 
 # ------------------------------------------------------------------ zfs-fuse and the pool

@@ -53,14 +53,15 @@ class Installed:
     changed: bool  # False: the file already said exactly this (nothing was written or reloaded)
 
 
-def _write(path: Path, text: str, mode: int) -> None:
+def _write(path: Path, text: str, mode: int, *, durable: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.calypso-tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -81,7 +82,7 @@ def install(path: Path, text: str, *, validate: Callable[[Path], None] | None = 
     if validate is not None:
         candidate = path.with_name(f".{path.name}.candidate")
         try:
-            _write(candidate, text, mode)
+            _write(candidate, text, mode, durable=False)  # read once by the checker, then removed
             validate(candidate)
         except BackendError as exc:
             raise BackendError(_("%(tool)s refused the new configuration, which was not installed: %(why)s "

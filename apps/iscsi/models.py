@@ -180,9 +180,11 @@ class Lun(CalypsoModel):
     @property
     def device_path(self) -> str:
         """What the target daemon opens: the zvol device node, or the file."""
-        if self.kind == BackingKind.ZVOL and self.dataset_id is not None:
-            return f"/dev/zvol/{self.dataset.name}"
-        return self.path
+        return self.device_path_of(self.kind, self.dataset.name if self.dataset_id is not None else None, self.path)
+
+    @staticmethod
+    def device_path_of(kind: str, dataset_name: str | None, path: str) -> str:
+        return f"/dev/zvol/{dataset_name}" if kind == BackingKind.ZVOL and dataset_name else path
 
     def clean(self) -> None:
         if self.dataset_id is None:

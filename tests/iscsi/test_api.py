@@ -108,3 +108,31 @@ def test_the_dashboard_counts_targets_and_luns(db, admin_user, browser_for, tmp_
     Lun.objects.create(target=target, lun=1, dataset=dataset, path=str(tmp_path / "a.img"), size_bytes=2 << 30)
     html = browser_for(admin_user).get("/admin/").content.decode()
     assert "0 with CHAP" in html and "2.0\xa0GB" in html
+
+
+def test_the_target_list_names_related_objects_by_id_in_constant_queries(db, admin_user, client_for, tmp_path,
+                                                                         django_assert_max_num_queries):
+    from apps.iscsi.models import InitiatorGroup, Lun, Portal
+    from apps.storage.choices import DatasetKind
+    from apps.storage.models import Dataset, Pool
+
+    pool = Pool.objects.create(name="tank", mountpoint=str(tmp_path))
+    dataset = Dataset.objects.create(pool=pool, name="tank", kind=DatasetKind.FILESYSTEM, mountpoint=str(tmp_path))
+    group = InitiatorGroup.objects.create(name="g", networks=["10.0.0.0/8"])
+    portal = Portal.objects.create(address="127.0.0.1", port=3260)
+    expected = {}
+    for i in range(12):
+        target = Target.objects.create(name=f"t{i}", iqn=f"iqn.2026-12.org.calypso:t{i}")
+        target.initiator_groups.add(group)
+        if i % 2:
+            target.portals.add(portal)
+        luns = [Lun.objects.create(target=target, lun=n, dataset=dataset, path=str(tmp_path / f"{i}-{n}"),
+                                   size_bytes=1).pk for n in (1, 2)]
+        expected[target.pk] = {"portals": [portal.pk] if i % 2 else [], "initiator_groups": [group.pk], "luns": luns}
+    api = client_for(admin_user)
+    api.get(f"{BASE}/targets/")
+    with django_assert_max_num_queries(8):
+        rows = api.get(f"{BASE}/targets/").json()["results"]
+    assert {r["id"]: {k: r[k] for k in ("portals", "initiator_groups", "luns")} for r in rows} == expected
+    one = api.get(f"{BASE}/targets/{rows[0]['id']}/").json()
+    assert {k: one[k] for k in ("portals", "initiator_groups", "luns")} == expected[rows[0]["id"]]

@@ -1,5 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 from apps.core.serializers import RestrictedRelatedField
 from apps.iscsi import validators as v
@@ -29,6 +31,22 @@ class IscsiInitiatorGroupSerializer(serializers.ModelSerializer):
         read_only_fields = ("created", "updated")
 
 
+def attach_related_ids(targets) -> None:
+    """``target.related_ids``: the ids of each target's portals, initiator groups and LUNs, three queries for
+    all ``targets``."""
+    ids = {t.pk: {"portals": [], "initiator_groups": [], "luns": []} for t in targets}
+    for target_id, portal_id in Target.portals.through.objects.filter(target_id__in=ids).order_by(
+            "portal_id").values_list("target_id", "portal_id"):
+        ids[target_id]["portals"].append(portal_id)
+    for target_id, group_id in Target.initiator_groups.through.objects.filter(target_id__in=ids).order_by(
+            "initiatorgroup_id").values_list("target_id", "initiatorgroup_id"):
+        ids[target_id]["initiator_groups"].append(group_id)
+    for target_id, lun_id in Lun.objects.filter(target_id__in=ids).order_by("pk").values_list("target_id", "pk"):
+        ids[target_id]["luns"].append(lun_id)
+    for target in targets:
+        target.related_ids = ids[target.pk]
+
+
 class IscsiTargetSerializer(serializers.ModelSerializer):
     """CHAP secrets are write-only: no answer ever carries them (``chap`` and ``mutual_chap`` say whether
     they are set)."""
@@ -54,6 +72,23 @@ class IscsiTargetSerializer(serializers.ModelSerializer):
 
     def get_chap(self, obj) -> bool:
         return bool(obj.chap_user)
+
+    def to_representation(self, instance):
+        ids = getattr(instance, "related_ids", None)
+        if ids is None:
+            return super().to_representation(instance)
+        data = {}
+        for field in self._readable_fields:  # as DRF does, with the related ids from the page's queries
+            if field.field_name in ids:
+                data[field.field_name] = ids[field.field_name]
+                continue
+            try:
+                attribute = field.get_attribute(instance)
+            except SkipField:
+                continue
+            value = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            data[field.field_name] = None if value is None else field.to_representation(attribute)
+        return data
 
     def get_mutual_chap(self, obj) -> bool:
         return bool(obj.mutual_chap_user)

@@ -25,12 +25,20 @@ class GroupViewSet(CalypsoViewSet):
 
 
 class TargetViewSet(CalypsoViewSet):
-    queryset = Target.objects.prefetch_related("portals", "initiator_groups", "luns")
+    queryset = Target.objects.all()
     serializer_class = serializers.IscsiTargetSerializer
     filterset_class = filters.TargetFilterSet
     search_fields = ("name", "iqn")
     ordering_fields = ("name", "iqn")
     operations = operations.TARGET
+
+    def paginate_queryset(self, queryset):
+        """The answer names portals, groups and LUNs by id only: three flat id queries for the page, not a
+        model instance per related row."""
+        page = super().paginate_queryset(queryset)
+        if page:
+            serializers.attach_related_ids(page)
+        return page
 
 
 class LunViewSet(CalypsoViewSet):

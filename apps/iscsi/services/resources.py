@@ -45,11 +45,13 @@ def desired_config(*, exclude: Any = None) -> IscsiConfig:
     groups = {g.pk: GroupConfig(g.name, tuple(g.initiators), tuple(g.networks))
               for g in InitiatorGroup.objects.order_by("name") if kept(g)}
     luns: dict[int, list[LunConfig]] = defaultdict(list)
-    for lun in Lun.objects.select_related("dataset").order_by("target_id", "lun"):
-        if kept(lun):
-            luns[lun.target_id].append(LunConfig(lun=lun.lun, path=lun.device_path,
-                                                 block_device=lun.kind == BackingKind.ZVOL, block_size=lun.block_size,
-                                                 read_only=lun.read_only, serial=lun.serial))
+    skip_lun = exclude.pk if isinstance(exclude, Lun) else None
+    for row in Lun.objects.exclude(pk=skip_lun).order_by("target_id", "lun").values(
+            "target_id", "lun", "kind", "path", "dataset__name", "block_size", "read_only", "serial"):
+        zvol = row["kind"] == BackingKind.ZVOL
+        luns[row["target_id"]].append(LunConfig(
+            lun=row["lun"], path=Lun.device_path_of(row["kind"], row["dataset__name"], row["path"]),
+            block_device=zvol, block_size=row["block_size"], read_only=row["read_only"], serial=row["serial"]))
     group_ids, portal_ids = defaultdict(list), defaultdict(list)
     for target_id, group_id in Target.initiator_groups.through.objects.values_list("target_id", "initiatorgroup_id"):
         group_ids[target_id].append(group_id)

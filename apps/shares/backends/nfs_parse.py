@@ -118,18 +118,16 @@ def parse_exports(text: str, *, strict: bool = True) -> tuple[ExportedClient, ..
 
 # ---------------------------------------------------------------------------------------------- NFS-Ganesha
 _GANESHA_TOKEN = re.compile(r'\s+|#[^\n]*|"(?:[^"\\]|\\.)*"|[{};=,]|[^\s{};=,"#]+')
+_GANESHA_WORD = re.compile(r'\s+|#[^\n]*|("(?:[^"\\]|\\.)*"|[{};=,]|[^\s{};=,"#]+)')
 
 
 def _tokens(text: str) -> list[str]:
-    out, pos = [], 0
-    while pos < len(text):
-        match = _GANESHA_TOKEN.match(text, pos)
-        if match is None:
-            raise ValueError(f"unreadable text at {text[pos:pos + 40]!r}")
-        token, pos = match.group(0), match.end()
-        if not token.isspace() and not token.startswith("#"):
-            out.append(token)
-    return out
+    """The words, strings and punctuation of a Ganesha configuration (whitespace and comments dropped)."""
+    leftover = _GANESHA_TOKEN.sub("", text)  # only an unterminated string is left over
+    if leftover:
+        at = text.find(leftover[:1])
+        raise ValueError(f"unreadable text at {text[at:at + 40]!r}")
+    return [token for token in _GANESHA_WORD.findall(text) if token]
 
 
 def _value(token: str) -> str:

@@ -97,28 +97,38 @@ def shadow_copies(dataset: Dataset) -> ShadowCopies:
 
 
 # ---------------------------------------------------------------------------------------------- rendering
-def _spec(share: SmbShare) -> SmbShareSpec:
+_SPEC_FIELDS = ("name", "path", "comment", "enabled", "read_only", "browseable", "guest_ok", "valid_users",
+                "admin_users", "hosts_allow", "hosts_deny", "case_sensitive", "previous_versions", "recycle_bin",
+                "audit_log", "extra_options", "dataset_id")
+
+
+def _spec(share: dict, datasets: dict[int, Dataset]) -> SmbShareSpec:
+    """One share (a row's values) as the backend renders it."""
     shadow = None
-    if share.previous_versions:
+    if share["previous_versions"]:
         try:
-            shadow = shadow_copies(share.dataset)
+            shadow = shadow_copies(datasets[share["dataset_id"]])
         except ValueError as exc:
             raise ServiceError("invalid", _("Previous Versions cannot be offered: %(e)s.") % {"e": exc},
                                field="previous_versions") from exc
     return SmbShareSpec(
-        name=share.name, path=share.path, comment=share.comment, available=share.enabled,
-        read_only=share.read_only, browseable=share.browseable, guest_ok=share.guest_ok,
-        valid_users=tuple(share.valid_users), admin_users=tuple(share.admin_users),
-        hosts_allow=tuple(share.hosts_allow), hosts_deny=tuple(share.hosts_deny),
-        case_sensitive=share.case_sensitive, shadow=shadow, recycle=share.recycle_bin, audit=share.audit_log,
+        name=share["name"], path=share["path"], comment=share["comment"], available=share["enabled"],
+        read_only=share["read_only"], browseable=share["browseable"], guest_ok=share["guest_ok"],
+        valid_users=tuple(share["valid_users"]), admin_users=tuple(share["admin_users"]),
+        hosts_allow=tuple(share["hosts_allow"]), hosts_deny=tuple(share["hosts_deny"]),
+        case_sensitive=share["case_sensitive"], shadow=shadow, recycle=share["recycle_bin"],
+        audit=share["audit_log"],
         options=tuple((" ".join(k.lower().split()), str(v) if not isinstance(v, bool) else ("yes" if v else "no"))
-                      for k, v in share.extra_options.items()))
+                      for k, v in share["extra_options"].items()))
 
 
 def generated_samba_config(*, exclude: int | None = None, runner: Runner | None = None) -> str:
-    """The include file as the database describes it now (without share ``exclude``)."""
-    shares = SmbShare.objects.exclude(pk=exclude).select_related("dataset__pool").order_by("name")
-    return get_samba(runner).render([_spec(s) for s in shares])
+    """The include file as the database describes it now (without share ``exclude``): the rows' values only
+    (every share is rendered on every change), and the datasets of those offering Previous Versions."""
+    shares = list(SmbShare.objects.exclude(pk=exclude).order_by("name").values(*_SPEC_FIELDS))
+    wanted = {s["dataset_id"] for s in shares if s["previous_versions"]}
+    datasets = Dataset.objects.select_related("pool").in_bulk(wanted) if wanted else {}
+    return get_samba(runner).render([_spec(s, datasets) for s in shares])
 
 
 def apply_samba(*, exclude: int | None = None, force: bool = False, runner: Runner | None = None) -> bool:
