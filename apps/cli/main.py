@@ -311,6 +311,85 @@ def snapshot_create(full_name: str, recursive: bool) -> None:
 # Jobs ------------------------------------------------------------------------------------------------------------
 
 @cli.group()
+def share() -> None:
+    """Shares: SMB (Samba) and NFS exports."""
+
+
+SMB_COLUMNS: list[Column] = [
+    ("smb share", _name), ("path", lambda r: r["path"]), ("dataset", lambda r: r["dataset_name"]),
+    ("access", lambda r: "ro" if r["read_only"] else "rw"), ("on", lambda r: "yes" if r["enabled"] else "no"),
+    ("users", lambda r: " ".join(r["valid_users"]) or "all"), ("comment", lambda r: r["comment"]),
+]
+NFS_COLUMNS: list[Column] = [
+    ("nfs export", lambda r: r["path"]), ("dataset", lambda r: r["dataset_name"]),
+    ("on", lambda r: "yes" if r["enabled"] else "no"),
+    ("clients", lambda r: ", ".join(f"{c['host']}({c['access']})" for c in r["clients"])),
+]
+SESSION_COLUMNS: list[Column] = [
+    ("user", lambda r: r["username"]), ("machine", lambda r: r["machine"]), ("address", lambda r: r["address"]),
+    ("protocol", lambda r: r["dialect"]), ("signing", lambda r: r["signing"]),
+]
+
+
+@share.command("list")
+@limit_option
+@json_option
+def share_list(limit: int) -> None:
+    """List the SMB shares and the NFS exports."""
+    smb, nfs = _rows("/shares/smb/", {"ordering": "name"}, limit), _rows("/shares/nfs/", {"ordering": "path"}, limit)
+    if _state().json:
+        click.echo(as_json({"smb": smb, "nfs": nfs}))
+        return
+    _show_list(smb, SMB_COLUMNS)
+    click.echo()
+    _show_list(nfs, NFS_COLUMNS)
+
+
+@share.command("sessions")
+@json_option
+def share_sessions() -> None:
+    """Who is connected over SMB now, and which files are open (smbstatus)."""
+    status = _state().client().get("/shares/smb/status/")
+    if _state().json:
+        click.echo(as_json(status))
+        return
+    _show_list(status["sessions"], SESSION_COLUMNS)
+    for opened in status["open_files"]:
+        click.echo(f"open: {opened['path']} ({opened['access']}) since {opened['opened_at']}")
+
+
+@cli.group()
+def iscsi() -> None:
+    """iSCSI targets and their LUNs."""
+
+
+TARGET_COLUMNS: list[Column] = [
+    ("target", lambda r: r["iqn"]), ("tid", lambda r: r["tid"]), ("luns", lambda r: len(r["luns"])),
+    ("groups", lambda r: len(r["initiator_groups"])), ("chap", lambda r: "mutual" if r["mutual_chap"] else
+                                                        "yes" if r["chap"] else "no"),
+]
+LUN_COLUMNS: list[Column] = [
+    ("target", lambda r: r["target_iqn"]), ("lun", lambda r: r["lun"]), ("kind", lambda r: r["kind"]),
+    ("backing", lambda r: r["device_path"]), ("size", lambda r: size(r["size_bytes"])),
+    ("ro", lambda r: "yes" if r["read_only"] else "no"),
+]
+
+
+@iscsi.command("list")
+@limit_option
+@json_option
+def iscsi_list(limit: int) -> None:
+    """List the targets and their LUNs."""
+    targets, luns = _rows("/iscsi/targets/", {"ordering": "iqn"}, limit), _rows("/iscsi/luns/", None, limit)
+    if _state().json:
+        click.echo(as_json({"targets": targets, "luns": luns}))
+        return
+    _show_list(targets, TARGET_COLUMNS)
+    click.echo()
+    _show_list(sorted(luns, key=lambda r: (r["target_iqn"], r["lun"])), LUN_COLUMNS)
+
+
+@cli.group()
 def job() -> None:
     """Jobs: long operations with progress and a log."""
 

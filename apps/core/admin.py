@@ -319,8 +319,8 @@ class CalypsoModelAdmin(GuardedModelAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         """A refused delete (the object is in use, the host refused) is a message on the object's page."""
-        try:
-            return super().delete_view(request, object_id, extra_context)
+        try:  # the delete operation holds its own transaction (and its lock until it commits)
+            return self._delete_view(request, object_id, extra_context)
         except REFUSALS as exc:
             self.message_user(request, " ".join(_refusal_errors(exc).get(None, [])) or str(exc), messages.ERROR)
             obj = self.get_object(request, unquote(object_id))

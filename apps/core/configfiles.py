@@ -85,9 +85,9 @@ def install(path: Path, text: str, *, validate: Callable[[Path], None] | None = 
             _write(candidate, text, mode, durable=False)  # read once by the checker, then removed
             validate(candidate)
         except BackendError as exc:
-            raise BackendError(_("%(tool)s refused the new configuration, which was not installed: %(why)s "
+            raise BackendError(_("%(tool)s refused the new configuration, which was not installed: %(why)s. "
                                  "%(path)s is unchanged.") % {"tool": exc.argv[0] if exc.argv else _("Validation"),
-                                                              "why": exc.message.strip(), "path": path},
+                                                              "why": exc.message.strip().rstrip("."), "path": path},
                                argv=exc.argv, returncode=exc.returncode) from exc
         finally:
             candidate.unlink(missing_ok=True)
@@ -97,17 +97,17 @@ def install(path: Path, text: str, *, validate: Callable[[Path], None] | None = 
     try:
         activate()
     except BackendError as exc:
-        _restore(path, previous, activate)
-        raise BackendError(_("Activating the new configuration failed: %(why)s The previous configuration was put "
-                             "back in %(path)s.") % {"why": exc.message.strip(), "path": path},
+        _restore(path, previous, activate, mode)
+        raise BackendError(_("Activating the new configuration failed: %(why)s. The previous configuration was put "
+                             "back in %(path)s.") % {"why": exc.message.strip().rstrip("."), "path": path},
                            argv=exc.argv, returncode=exc.returncode) from exc
     return Installed(path, changed=True)
 
 
-def _restore(path: Path, previous: str | None, activate: Callable[[], None]) -> None:
+def _restore(path: Path, previous: str | None, activate: Callable[[], None], mode: int) -> None:
     if previous is None:
         path.unlink(missing_ok=True)
     else:
-        _write(path, previous, 0o644)
+        _write(path, previous, mode)
     with contextlib.suppress(BackendError):  # the service may be down altogether: the file is what we can mend
         activate()

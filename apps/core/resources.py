@@ -41,10 +41,12 @@ class ResourceService(Generic[M]):
         """Change ``fields`` of ``obj``; nothing is saved unless the result is valid (and then ``obj`` is
         reloaded, so the caller never holds the refused values)."""
         plain, related = self._split(fields)
-        for name, value in plain.items():
-            setattr(obj, name, value)
         try:
             with self._locked():
+                if self.lock:  # what other changes committed while this one waited for the lock stays
+                    obj.refresh_from_db()
+                for name, value in plain.items():
+                    setattr(obj, name, value)
                 return self._save(obj, set(fields), related)
         except Exception:
             obj.refresh_from_db()

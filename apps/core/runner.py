@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 __all__ = [
+    "SECRET_OPTIONS",
     "CommandError",
     "CommandNotFound",
     "CommandResult",
@@ -36,6 +37,7 @@ __all__ = [
     "check_argv",
     "get_runner",
     "kill_group",
+    "mask_argv",
     "runner_override",
 ]
 
@@ -60,7 +62,22 @@ class CommandResult:
 
     @property
     def command_line(self) -> str:
-        return shlex.join(self.argv)
+        """The command as a shell would show it, with secret option values hidden (see ``mask_argv``)."""
+        return shlex.join(mask_argv(self.argv))
+
+
+# Options whose value is a secret some tools only take on their command line (tgtadm's CHAP password):
+# hidden wherever a command is shown (errors, job logs).
+SECRET_OPTIONS = frozenset({"--password"})
+
+
+def mask_argv(argv: Sequence[str]) -> tuple[str, ...]:
+    """``argv`` with the value of every secret option replaced by ********."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg in SECRET_OPTIONS:
+            out[i + 1] = "********"
+    return tuple(out)
 
 
 class CommandError(Exception):
@@ -456,7 +473,7 @@ class LoggingRunner:
         self._sink = sink
 
     def _log(self, argv: Sequence[str], fn: Callable[[], CommandResult]) -> CommandResult:
-        self._sink("command", "$ " + shlex.join(argv))
+        self._sink("command", "$ " + shlex.join(mask_argv(argv)))
         try:
             result = fn()
         except CommandError as exc:
@@ -472,7 +489,7 @@ class LoggingRunner:
         return self._log(argv, lambda: self.inner.stream(argv, on_line=on_line, timeout=timeout, check=check, env=env))
 
     def start(self, argv, *, env=None) -> RunningCommand:
-        self._sink("command", "$ " + shlex.join(argv) + "  (running in the background)")
+        self._sink("command", "$ " + shlex.join(mask_argv(argv)) + "  (running in the background)")
         handle = self.inner.start(argv, env=env)
         handle._on_finish = lambda r: self._sink(
             "debug" if r.returncode == 0 else "error",

@@ -6,6 +6,8 @@ Every name that reaches a host command line passes one of these first. They rais
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -14,8 +16,10 @@ from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "format_size",
+    "ip_network_or_none",
     "parse_size",
     "validate_btrfs_subvolume_name",
+    "validate_config_path",
     "validate_host_path",
     "validate_hostname",
     "validate_property_name",
@@ -150,3 +154,27 @@ def format_size(num: int | None) -> str:
             return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
         value /= 1024
     return f"{value:.1f}E"  # pragma: no cover
+
+
+_CONFIG_PATH = re.compile(r"/[A-Za-z0-9._+@:/-]*")
+
+
+def validate_config_path(value: str) -> str:
+    """A path that goes into a host service's configuration file (and through tools that hand it to a shell,
+    as tgt-admin does): absolute, normalised, of letters, digits and . _ + @ : / - only."""
+    if (not isinstance(value, str) or not _CONFIG_PATH.fullmatch(value) or len(value) > 1024
+            or posixpath.normpath(value) != value or value.startswith("//")):
+        raise ValidationError(_("Give an absolute path of letters, digits and . _ + @ : / - (no spaces, no . or .. "
+                                "parts), e.g. /tank/iscsi/disk1.img."), code="invalid_path")
+    return value
+
+
+def ip_network_or_none(value):
+    """The IP address or network ``value`` names, or None. A scoped IPv6 address (fe80::1%eth0) is none: its scope
+    may hold any character, and a share's or target's client list has no use for it."""
+    if not isinstance(value, str) or "%" in value or value != value.strip():
+        return None
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None

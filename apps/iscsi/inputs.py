@@ -20,4 +20,4 @@ class IscsiSessionsOutput(serializers.Serializer):
 class IscsiConfigOutput(serializers.Serializer):
     backend = serializers.CharField(help_text=_("tgt or scst."))
     path = serializers.CharField(help_text=_("The file the backend writes."))
-    text = serializers.CharField(help_text=_("Its contents for the current configuration (CHAP secrets included)."))
+    text = serializers.CharField(help_text=_("Its contents for the current configuration (CHAP secrets shown as ********)."))

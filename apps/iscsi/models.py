@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import CalypsoModel
-from apps.core.validators import validate_safe_name
+from apps.core.validators import validate_config_path, validate_safe_name
 from apps.storage.choices import Backend, DatasetKind
 from apps.storage.models import Dataset
 
@@ -207,10 +207,10 @@ class Lun(CalypsoModel):
         if dataset.kind == DatasetKind.VOLUME or not dataset.mountpoint.startswith("/"):
             raise ValidationError({"dataset": _("%(n)s is not a mounted filesystem dataset.") % {"n": dataset.name}})
         path = self.path or ""
-        if (not path.startswith("/") or "\x00" in path or any(p in (".", "..") for p in path.split("/"))
-                or posixpath.normpath(path) != path or any(c in path for c in "\n\r\t")):
-            raise ValidationError({"path": _("Give an absolute path without . or .. parts, e.g. %(m)s/disk1.img.") % {
-                "m": dataset.mountpoint.rstrip("/")}})
+        try:  # it goes into tgt's and SCST's files, and through tgt-admin's shell: a safe path or none
+            validate_config_path(path)
+        except ValidationError as exc:
+            raise ValidationError({"path": exc.messages}) from exc
         mount = posixpath.normpath(dataset.mountpoint)
         if path == mount or os.path.commonpath([path, mount]) != mount:
             raise ValidationError({"path": _("%(p)s is outside %(n)s (mounted at %(m)s): the file must be inside "

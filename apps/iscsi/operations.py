@@ -51,7 +51,7 @@ TARGET = Operations(
               label=_("Live sessions"), help=_("Initiators logged in now: initiator, addresses, target.")),
     Operation("generated_config", services.generated_config, method="get", detail=False, permission="change",
               output=inputs.IscsiConfigOutput, label=_("Generated configuration"),
-              help=_("The configuration file the backend writes for the current targets (CHAP secrets included).")),
+              help=_("The configuration file the backend writes for the current targets (CHAP secrets shown as ********).")),
 )
 
 LUN = Operations(

@@ -63,7 +63,10 @@ class SmbShareAdmin(CalypsoModelAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
-        connections = services.sessions_on(obj) if obj is not None else []
+        try:
+            connections = services.sessions_on(obj) if obj is not None else []
+        except BackendError as exc:
+            connections = [{"machine": _("unknown (smbstatus: %(e)s)") % {"e": exc.message}, "connected_at": ""}]
         return super().delete_view(request, object_id, {**(extra_context or {}), "connections": connections})
 
     @admin.display(description=_("access"))

@@ -4,7 +4,6 @@ the host's configuration from these rows."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import CalypsoModel
+from apps.core.validators import ip_network_or_none
 from apps.storage.models import Dataset
 
 from .choices import CaseSensitivity
@@ -26,13 +26,33 @@ RESERVED_SHARE_NAMES = {"global", "homes", "printers", "print$", "ipc$"}
 _PRINCIPAL = re.compile(r"^[@+&]?[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _HOST_NAME = re.compile(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _IP_PREFIX = re.compile(r"^(\d{1,3}\.){1,3}$")  # Samba's "192.168.1." form
-_OPTION_NAME = re.compile(r"^[a-z][a-z0-9 _:-]{0,63}$")
-# Parameters Calypso sets itself, and those that would run commands or read other files as root.
-MANAGED_OPTIONS = {"path", "comment", "read only", "writeable", "writable", "write ok", "browseable", "browsable",
-                   "guest ok", "public", "valid users", "admin users", "hosts allow", "allow hosts", "hosts deny",
-                   "deny hosts", "case sensitive", "vfs objects", "vfs object", "available"}
-_FORBIDDEN_OPTION = re.compile(r"exec|command|script|include|config file|copy|preload|lock directory|pid directory|"
-                               r"private dir|log file|message|magic|printcap|dfree|panic|kernel|servicename")
+# The further smb.conf parameters a share may set: Samba reads a parameter name without its spaces, _ and case
+# (readonly, Read_Only), and has synonyms (directory = path), so names are compared in that form against
+# what is allowed, never against what is not.
+SMB_OPTIONS = frozenset(name.replace(" ", "") for name in (
+    "oplocks", "level2 oplocks", "kernel oplocks", "strict locking", "posix locking", "locking", "strict sync",
+    "sync always", "create mask", "directory mask", "force create mode", "force directory mode",
+    "inherit permissions", "inherit acls", "inherit owner", "map acl inherit", "nt acl support", "acl map full control",
+    "store dos attributes", "ea support", "map archive", "map hidden", "map readonly", "map system",
+    "veto files", "hide files", "hide dot files", "hide unreadable", "hide special files", "delete veto files",
+    "dos filemode", "dos filetimes", "fake oplocks", "mangled names", "default case", "preserve case",
+    "short preserve case", "max connections", "smb encrypt", "server smb encrypt", "csc policy",
+    "access based share enum", "strict allocate", "allocation roundup size", "aio read size", "aio write size",
+    "fruit:metadata", "fruit:resource", "fruit:encoding", "fruit:time machine", "fruit:posix_rename",
+))
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9 _:]{0,63}$")
+# Text Samba would read as its own syntax in a value: a new line, or a final \ (which joins the next line).
+_LINE_BREAKING = re.compile(r"[\n\r\x00]|\\\s*$")
+
+
+def smb_option_key(name: str) -> str:
+    """A parameter name as Samba compares it: lower case, without spaces or _ (fruit:time machine -> ...)."""
+    return str(name).lower().replace(" ", "").replace("_", "")
+
+
+def one_smb_line(value) -> bool:
+    """Whether ``value`` stays one smb.conf line (no line break, no final backslash)."""
+    return not _LINE_BREAKING.search(str(value))
 
 
 def validate_share_name(value: str) -> None:
@@ -53,12 +73,7 @@ def validate_host_spec(value) -> None:
     address prefix (192.168.1.). Never spaces, commas or ; (they would split or end the line)."""
     if not isinstance(value, str) or not value or len(value) > 255:
         raise ValidationError(_("Give a host, address or network."), code="invalid_host")
-    try:
-        ipaddress.ip_network(value, strict=False)
-        return
-    except ValueError:
-        pass
-    if _IP_PREFIX.fullmatch(value) or _HOST_NAME.fullmatch(value):
+    if ip_network_or_none(value) is not None or _IP_PREFIX.fullmatch(value) or _HOST_NAME.fullmatch(value):
         return
     raise ValidationError(_("%(v)r is not a host name, address, network (10.0.0.0/24) or wildcard (*.example.com).")
                           % {"v": value}, code="invalid_host")
@@ -86,22 +101,20 @@ def validate_host_specs(value) -> None:
 
 
 def validate_smb_options(value) -> None:
-    """Extra smb.conf parameters of one share ({name: value}): Samba's own names, never one Calypso sets, never
-    one that runs a command or reads another file, one line each."""
+    """Further smb.conf parameters of one share ({name: value}): only those Samba reads as share settings that
+    neither widen access nor run anything (``SMB_OPTIONS``), one line each."""
     if not isinstance(value, dict):
         raise ValidationError(_("Give parameter = value pairs."), code="invalid")
+    allowed = {smb_option_key(n) for n in SMB_OPTIONS}
     errors = []
     for name, setting in value.items():
-        key = " ".join(str(name).lower().split())
-        if not _OPTION_NAME.fullmatch(key):
+        if not _OPTION_NAME.fullmatch(" ".join(str(name).lower().split())):
             errors.append(_("%(n)r is not an smb.conf parameter name.") % {"n": name})
-        elif key in MANAGED_OPTIONS:
-            errors.append(_("%(n)s is set by the share's own fields.") % {"n": key})
-        elif _FORBIDDEN_OPTION.search(key):
-            errors.append(_("%(n)s may not be set here (it runs commands or reads other files).") % {"n": key})
-        elif not isinstance(setting, str | int | bool) or any(c in str(setting) for c in "\n\r\x00") \
-                or len(str(setting)) > 1024:
-            errors.append(_("The value of %(n)s must be one line of text.") % {"n": key})
+        elif smb_option_key(name) not in allowed:
+            errors.append(_("%(n)s cannot be set here: the share's own fields set access, and parameters that "
+                            "run commands, read other files or widen access are not offered.") % {"n": name})
+        elif not isinstance(setting, str | int | bool) or not one_smb_line(setting) or len(str(setting)) > 1024:
+            errors.append(_("The value of %(n)s must be one line of text, not ending with \\.") % {"n": name})
     if errors:
         raise ValidationError(errors, code="invalid_option")
 
@@ -148,8 +161,8 @@ class SmbShare(CalypsoModel):
         twin = SmbShare.objects.filter(name__iexact=self.name).exclude(pk=self.pk).first()
         if twin is not None:  # Samba's share names are case-insensitive
             raise ValidationError({"name": _("Share %(n)s already exists.") % {"n": twin.name}})
-        if any(c in self.comment for c in "\n\r\x00"):
-            raise ValidationError({"comment": _("One line of text.")})
+        if not one_smb_line(self.comment):
+            raise ValidationError({"comment": _("One line of text, not ending with \\.")})
 
 
 def validate_unix_name(value: str) -> None:
@@ -200,12 +213,8 @@ def validate_nfs_host(value) -> None:
     Never a space, comma, ; or parenthesis (they would end the client or split the line)."""
     if not isinstance(value, str) or not value or len(value) > 255:
         raise ValidationError(_("Give a host, address, network or @netgroup."), code="invalid_host")
-    try:
-        ipaddress.ip_network(value, strict=False)
-        return
-    except ValueError:
-        pass
-    if _NETGROUP.fullmatch(value) or (_NFS_HOST.fullmatch(value) and not value.replace(".", "").isdigit()):
+    if ip_network_or_none(value) is not None or _NETGROUP.fullmatch(value) or (
+            _NFS_HOST.fullmatch(value) and not value.replace(".", "").isdigit()):
         return
     raise ValidationError(_("%(v)r is not an address, network (10.0.0.0/24), host name, wildcard (*.example.com) or "
                             "@netgroup.") % {"v": value}, code="invalid_host")

@@ -13,11 +13,6 @@ from .models import NfsExport, SmbShare, SmbUser
 __all__ = ["NFS_EXPORT", "SMB_SHARE", "SMB_USER"]
 
 
-def _connected(share: SmbShare) -> bool:
-    """Removing a share someone is connected to is confirmed by typing its name."""
-    return bool(services.sessions_on(share))
-
-
 SMB_SHARE = Operations(
     SmbShare,
     Operation("create", services.SHARES.create, input=serializers.SmbShareSerializer, detail=False,
@@ -26,7 +21,7 @@ SMB_SHARE = Operations(
     Operation("update", services.SHARES.update, input=serializers.SmbShareSerializer, partial=True,
               example={"read_only": True}),
     Operation("delete", services.SHARES.delete, destructive=True, confirm=lambda share: share.name,
-              confirm_when=_connected,
+              confirm_when=services.smb_in_use,
               help=_("New connections no longer see it. With clients connected, type its name to confirm.")),
     Operation("sessions", services.share_sessions, method="get", permission="view", label=_("Connections"),
               help=_("Who is connected to this share and which files are open, from smbstatus.")),

@@ -94,6 +94,32 @@ def test_pool_dataset_and_snapshot_lists_show_the_recorded_storage(cli_env, tank
     assert as_json == api and len(as_json) == Snapshot.objects.count()
 
 
+def test_share_and_iscsi_lists(cli_env, tank):
+    from apps.iscsi.models import Lun, Target
+    from apps.shares.models import NfsExport, SmbShare
+
+    data = Dataset.objects.get(name="zrectank/data")
+    SmbShare.objects.create(name="projects", path="/zrectank/data", dataset=data, valid_users=["alice"], read_only=True)
+    NfsExport.objects.create(path="/zrectank/data/nfs", dataset=data, clients=[
+        {"host": "10.0.0.0/24", "access": "rw", "sync": True, "squash": "root_squash", "anonuid": None,
+         "anongid": None, "sec": ["sys"]}])
+    target = Target.objects.create(name="vm", iqn="iqn.2026-12.org.calypso:vm", chap_user="host1",
+                                   chap_secret="twelve-chars")
+    Lun.objects.create(target=target, lun=1, dataset=data, path="/zrectank/data/vm.img", size_bytes=1 << 30)
+    shares = run("share", "list")
+    assert shares.exit_code == 0, shares.output
+    smb_row = next(line.split() for line in shares.stdout.splitlines() if line.startswith("projects "))
+    assert smb_row[:6] == ["projects", "/zrectank/data", "zrectank/data", "ro", "yes", "alice"]
+    assert "/zrectank/data/nfs  zrectank/data  yes  10.0.0.0/24(rw)" in " ".join(shares.stdout.split("  ")) or \
+        "10.0.0.0/24(rw)" in shares.stdout
+    targets = run("iscsi", "list")
+    assert targets.exit_code == 0, targets.output
+    assert "iqn.2026-12.org.calypso:vm" in targets.stdout and "/zrectank/data/vm.img" in targets.stdout
+    assert "twelve-chars" not in targets.stdout and "  1G  " in targets.stdout
+    as_json = json.loads(run("--json", "iscsi", "list").stdout)
+    assert as_json["targets"][0]["chap"] is True and "chap_secret" not in as_json["targets"][0]
+
+
 def test_long_lists_follow_the_cursor_pages_up_to_the_limit(cli_env, tank):
     data = Dataset.objects.get(name="zrectank/data")
     start = timezone.now() - timedelta(days=30)

@@ -28,7 +28,7 @@ def test_a_refused_candidate_replaces_nothing(tmp_path):
     def refuse(candidate):
         raise BackendError("bad line 3", argv=("checker", str(candidate)))
 
-    with pytest.raises(BackendError, match=r"checker refused .* bad line 3 .* is unchanged"):
+    with pytest.raises(BackendError, match=r"checker refused .* bad line 3\. .* is unchanged"):
         install(path, "bad\n", validate=refuse, activate=lambda: pytest.fail("activated a refused file"))
     assert path.read_text() == "good\n" and [p.name for p in tmp_path.iterdir()] == ["x.conf"]
 

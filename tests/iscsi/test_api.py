@@ -136,3 +136,12 @@ def test_the_target_list_names_related_objects_by_id_in_constant_queries(db, adm
     assert {r["id"]: {k: r[k] for k in ("portals", "initiator_groups", "luns")} for r in rows} == expected
     one = api.get(f"{BASE}/targets/{rows[0]['id']}/").json()
     assert {k: one[k] for k in ("portals", "initiator_groups", "luns")} == expected[rows[0]["id"]]
+
+
+def test_the_generated_configuration_never_shows_a_chap_secret(api, db, settings):
+    settings.CALYPSO_ISCSI_BACKEND = "tgt"
+    Target.objects.create(name="vm", iqn="iqn.2026-12.org.calypso:vm", chap_user="host1", chap_secret="Secret-Chap-1",
+                          mutual_chap_user="target1", mutual_chap_secret="Secret-Chap-2")
+    text = api.get(f"{BASE}/targets/generated-config/").json()["text"]
+    assert "incominguser host1 ********" in text and "outgoinguser target1 ********" in text
+    assert "Secret-Chap" not in text

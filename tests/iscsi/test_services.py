@@ -33,6 +33,9 @@ def field_of(exc_info) -> set[str]:
     ({"name": "disk1", "chap_user": "alice", "chap_secret": "seventeen-chars-x"}, "chap_secret"),
     ({"name": "disk1", "chap_user": "alice", "chap_secret": "with space12"}, "chap_secret"),
     ({"name": "disk1", "chap_user": "alice;rm", "chap_secret": "secretsecret1"}, "chap_user"),
+    # tgt-admin hands secrets, addresses and paths to a shell at boot: nothing a shell reads gets through
+    ({"name": "disk1", "chap_user": "alice", "chap_secret": "aaaaaaa&reboot"}, "chap_secret"),
+    ({"name": "disk1", "chap_user": "alice", "chap_secret": "aaaaa$(reboot)"}, "chap_secret"),
     ({"name": "disk1", "mutual_chap_user": "bob", "mutual_chap_secret": "mutualsecret1"}, "mutual_chap_user"),
     ({"name": "disk1", "chap_user": "alice", "chap_secret": "secretsecret1", "mutual_chap_user": "bob",
       "mutual_chap_secret": "secretsecret1"}, "mutual_chap_secret"),
@@ -51,6 +54,7 @@ def test_bad_targets_are_refused_naming_the_field_and_nothing_runs(replay, field
     ({"networks": ["10.0.0.0/8; reboot"]}, "networks"),
     ({"networks": ["10.0.0.0 /8"]}, "networks"),
     ({"networks": ["10.0.0.0/33"]}, "networks"),
+    ({"networks": ["fe80::1%$(id)"]}, "networks"),
     ({"networks": "10.0.0.0/8"}, "networks"),
 ])
 def test_bad_groups_are_refused(replay, fields, field):
@@ -83,6 +87,9 @@ def test_a_target_is_created_with_its_default_iqn_and_tid(replay, settings):
     ("{mount}", "path"),
     ("{mount}/missing-dir/a.img", "path"),
     ("{mount}/new.img", "size_bytes"),  # missing, and no size to create it with
+    ("{mount}/x$(id).img", "path"),
+    ("{mount}/with space.img", "path"),
+    ("{mount}/semi;colon.img", "path"),
 ])
 def test_bad_file_luns_are_refused_and_nothing_is_written(replay, fs_dataset, path, field):
     target = make_target(replay)

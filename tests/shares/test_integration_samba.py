@@ -116,10 +116,10 @@ def test_clients_see_what_calypso_renders(smbd, dataset, smb_account, settings, 
         holder.stdin.close()
         holder.wait(timeout=10)
 
-    # an option testparm does not know is refused; the working configuration stays and keeps serving
+    # a value testparm refuses is refused; the working configuration stays and keeps serving
     before = services.include_path().read_text()
-    with pytest.raises(BackendError, match="bogus option"):
-        services.SHARES.update(share, extra_options={"bogus option": "yes"})
+    with pytest.raises(BackendError, match="not boolean"):
+        services.SHARES.update(share, extra_options={"oplocks": "maybe"})
     assert services.include_path().read_text() == before
     assert smbclient(smbd, "projects", name, password, "ls").returncode == 0
 

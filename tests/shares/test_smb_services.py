@@ -57,6 +57,14 @@ def test_a_share_is_validated_installed_and_reloaded(projects, samba_ok):
     ({"extra_options": {"include": "/etc/shadow"}}, "extra_options"),
     ({"extra_options": {"oplocks": "no\n[evil]"}}, "extra_options"),
     ({"comment": "two\nlines"}, "comment"),
+    ({"comment": "joins the next line\\"}, "comment"),
+    ({"hosts_deny": ["fe80::1%x\\"]}, "hosts_deny"),
+    ({"hosts_allow": ["fe80::1%a b(rw)"]}, "hosts_allow"),
+    ({"extra_options": {"directory": "/etc"}}, "extra_options"),
+    ({"extra_options": {"force user": "root"}}, "extra_options"),
+    ({"extra_options": {"Guest_OK": "yes"}}, "extra_options"),
+    ({"extra_options": {"readonly": "no"}}, "extra_options"),
+    ({"extra_options": {"veto files": "/x/\\"}}, "extra_options"),
 ])
 def test_bad_input_is_refused_naming_the_field_before_anything_runs(projects, replay, fields, field):
     data = {"name": "projects", "path": projects.mountpoint, **fields}
@@ -79,10 +87,10 @@ def test_testparm_refusal_keeps_the_previous_file_and_the_row(projects, samba_ok
     services.SHARES.create(name="projects", path=projects.mountpoint)
     before = include_text()
     refusing = ReplayRunner()
-    add_recording(refusing, "testparm_unknown_parameter.txt", candidate=candidate())
+    add_recording(refusing, "testparm_not_boolean.txt", candidate=candidate())
     from apps.core.runner import runner_override
-    with runner_override(refusing), pytest.raises(BackendError, match="bogus option") as caught:
-        services.SHARES.create(name="scratch", path=f"{projects.mountpoint}/docs", extra_options={"bogus option": "1"})
+    with runner_override(refusing), pytest.raises(BackendError, match="not boolean") as caught:
+        services.SHARES.create(name="scratch", path=f"{projects.mountpoint}/docs", extra_options={"oplocks": "maybe"})
     assert "is unchanged" in caught.value.message
     assert include_text() == before and not SmbShare.objects.filter(name="scratch").exists()
     assert _commands(refusing) == ["testparm"]  # no reload of a refused file
@@ -197,6 +205,13 @@ def test_an_account_creates_the_unix_user_and_undoes_it_when_samba_refuses(samba
                                    ("userdel", "alice")]
 
 
+def test_a_system_account_never_gets_an_smb_password(replay, make_user):
+    replay.add(["getent", "passwd", "postgres"], stdout="postgres:x:106:113:PostgreSQL:/var/lib/postgresql:/bin/bash\n")
+    with pytest.raises(ServiceError, match="system account") as caught:
+        services.ACCOUNTS.create(user=make_user("postgres", None), password="Correct-Horse-9")
+    assert caught.value.field == "user" and [argv[0] for argv in replay.calls] == ["getent"]
+
+
 def test_an_account_needs_a_unix_name_and_a_real_password(replay, make_user):
     with pytest.raises(ServiceError) as caught:
         services.ACCOUNTS.create(user=make_user("Bad.Name", None), password="Correct-Horse-9")
@@ -204,3 +219,10 @@ def test_an_account_needs_a_unix_name_and_a_real_password(replay, make_user):
     with pytest.raises(ServiceError) as caught:
         services.ACCOUNTS.create(user=make_user("bob", None), password="short")
     assert caught.value.field == "password" and replay.calls == []
+
+
+def test_a_path_through_a_symlink_is_refused(projects, replay):
+    Path(projects.mountpoint, "escape").symlink_to("/etc")
+    with pytest.raises(ServiceError, match="symbolic link") as caught:
+        services.SHARES.create(name="escape", path=f"{projects.mountpoint}/escape")
+    assert caught.value.field == "path" and replay.calls == []

@@ -29,30 +29,19 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps.core.configfiles import HEADER, install
 from apps.core.errors import BackendError, Unsupported
-from apps.core.runner import CommandError, Runner
+from apps.core.runner import CommandError, Runner, mask_argv
 
 from .base import Applied, HostLun, HostSession, HostTarget, IscsiConfig, LunConfig, PortalConfig, TargetConfig
 from .tgt_parse import parse_show_account, parse_show_portal, parse_show_target
 
-__all__ = ["Step", "TgtBackend", "mask_argv", "tgt_acl"]
+__all__ = ["Step", "TgtBackend", "tgt_acl"]
 
-MASK = "********"
 Argv = tuple[str, ...]
-
-
-def mask_argv(argv: Sequence[str]) -> Argv:
-    """The argv with every ``--password`` value hidden (for errors and logs)."""
-    out = list(argv)
-    for i, arg in enumerate(out[:-1]):
-        if arg == "--password":
-            out[i + 1] = MASK
-    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ CHAP secret of the wrong length, a path outside the managed datasets) writes no 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import posixpath
 from collections import defaultdict
@@ -82,11 +83,21 @@ def push(*, exclude: Any = None, runner: Runner | None = None) -> dict[str, int]
     return applied.tids
 
 
+MASK = "********"
+
+
+def _masked(config: IscsiConfig) -> IscsiConfig:
+    hide = (lambda chap: Chap(chap.user, MASK) if chap is not None else None)  # noqa: E731
+    return dataclasses.replace(config, targets=tuple(
+        dataclasses.replace(t, incoming=hide(t.incoming), outgoing=hide(t.outgoing)) for t in config.targets))
+
+
 def generated_config(obj=None, *, actor=None, runner: Runner | None = None) -> dict:
-    """The configuration file the backend writes for the current database (secrets included)."""
+    """The configuration file the backend writes for the current database, its CHAP secrets shown as ********
+    (the file itself holds them, readable by root only)."""
     backend = get_backend(runner)
     try:
-        text = backend.render(desired_config())
+        text = backend.render(_masked(desired_config()))
     except BackendError as exc:
         raise ServiceError("unsupported", exc.message) from exc
     return {"backend": backend.name, "path": backend.config_path(), "text": text}

@@ -68,11 +68,17 @@ def _share_lines(share: SmbShareSpec) -> list[tuple[str, str]]:
 
 
 def render_shares(shares: Sequence[SmbShareSpec]) -> str:
-    """The include file: one section per share, in the order given."""
+    """The include file: one section per share, in the order given. A value that would not stay one line
+    (a line break, a final backslash that joins the next line) is refused, whatever let it through."""
     out = [HEADER]
     for share in shares:
         out.append(f"\n[{share.name}]\n")
-        out.extend(f"\t{name} = {value}\n" for name, value in _share_lines(share))
+        for name, value in _share_lines(share):
+            text = str(value)
+            if any(c in text for c in "\n\r\x00") or text.rstrip().endswith("\\") or "]" in share.name:
+                raise BackendError(_("Share %(s)s: the value of %(n)s would not stay one smb.conf line.")
+                                   % {"s": share.name, "n": name})
+            out.append(f"\t{name} = {text}\n")
     return "".join(out)
 
 
@@ -146,14 +152,20 @@ class SambaBackend:
         except CommandError as exc:
             raise BackendError.from_command(exc) from exc
 
-    def unix_account_exists(self, name: str) -> bool:
+    def unix_account_uid(self, name: str) -> int | None:
+        """The uid of the Unix account ``name``, or None when there is none."""
         try:
             result = self.runner.run(["getent", "passwd", self._user(name)], check=False)
         except CommandError as exc:  # getent missing, timed out
             raise BackendError.from_command(exc) from exc
-        if result.returncode not in (0, 2):  # 2: no such account
+        if result.returncode == 2:  # no such account
+            return None
+        if result.returncode != 0:
             raise BackendError.from_command(CommandError(result))
-        return result.returncode == 0
+        fields = result.stdout.strip().split(":")
+        if len(fields) < 3 or not fields[2].isdigit():
+            raise BackendError(_("getent printed no account line for %(n)s.") % {"n": name})
+        return int(fields[2])
 
     def create_unix_account(self, name: str) -> None:
         """A system account with no home and no shell: it owns files, it cannot log in."""

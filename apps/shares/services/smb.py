@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,10 +32,24 @@ from ..backends import get_samba
 from ..backends.base import ShadowCopies, SmbShareSpec
 from ..models import SmbShare, SmbUser, validate_unix_name
 
-__all__ = ["ACCOUNTS", "SHARES", "SMB_LOCK", "apply_samba", "generated_samba", "generated_samba_config",
-           "include_path", "sessions_on", "shadow_copies", "share_sessions", "smb_status", "start_samba_apply"]
+__all__ = [
+    "ACCOUNTS",
+    "SHARES",
+    "SMB_LOCK",
+    "apply_samba",
+    "generated_samba",
+    "generated_samba_config",
+    "include_path",
+    "sessions_on",
+    "shadow_copies",
+    "share_sessions",
+    "smb_in_use",
+    "smb_status",
+    "start_samba_apply",
+]
 
 SMB_LOCK = "samba"
+FIRST_USER_UID = 1000  # below: the host's own system accounts, never given an SMB password
 SHARE_FIELDS = ("name", "path", "comment", "enabled", "read_only", "browseable", "guest_ok", "valid_users",
                 "admin_users", "hosts_allow", "hosts_deny", "case_sensitive", "previous_versions", "recycle_bin",
                 "audit_log", "extra_options")
@@ -195,12 +209,17 @@ def generated_samba(*, actor=None) -> dict:
 
 
 def sessions_on(share: SmbShare, runner: Runner | None = None) -> list:
-    """Live connections to ``share`` (none when smbd cannot be asked)."""
-    try:
-        status = get_samba(runner).status()
-    except BackendError:
-        return []
+    """Live connections to ``share`` (a ``BackendError`` when smbd cannot be asked)."""
+    status = get_samba(runner).status()
     return [c for c in status.connections if c.share.lower() == share.name.lower()]
+
+
+def smb_in_use(share: SmbShare, runner: Runner | None = None) -> bool:
+    """Whether a client is connected to ``share`` now (when smbstatus cannot tell, it may be: True)."""
+    try:
+        return bool(sessions_on(share, runner))
+    except BackendError:
+        return True
 
 
 def start_samba_apply(*, actor=None):
@@ -243,9 +262,14 @@ class AccountService:
         _check_password(password)
         account = SmbUser(user=user, username=user.username)
         backend = get_samba(runner)
+        uid = backend.unix_account_uid(account.username)
+        if uid is not None and uid < FIRST_USER_UID:
+            raise ServiceError("system_account", _("%(u)s is a system account of this host (uid %(id)d): give the "
+                                                   "SMB account to a user of another name.") % {
+                "u": account.username, "id": uid}, field="user")
         with transaction.atomic():
             created = False
-            if not backend.unix_account_exists(account.username):
+            if uid is None:
                 backend.create_unix_account(account.username)
                 created = True
             try:
@@ -256,7 +280,12 @@ class AccountService:
                 raise
             account.unix_account_created = created
             account.password_changed_at = timezone.now()
-            account.save()
+            try:
+                with transaction.atomic():
+                    account.save()
+            except IntegrityError as exc:  # the same user, given an account at the same moment
+                raise ServiceError("exists", _("%(u)s already has an SMB account: set its password instead.")
+                                   % {"u": user.username}, field="user") from exc
         return account
 
     def set_password(self, account: SmbUser, *, password: str, actor=None, runner: Runner | None = None) -> SmbUser:

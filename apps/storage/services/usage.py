@@ -5,6 +5,7 @@ anything uses is refused with a message naming each user, so no share is left po
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Callable
 
@@ -63,6 +64,9 @@ def dataset_at(path: str, *, field: str = "path") -> Dataset:
     if (not isinstance(path, str) or not path.startswith("/") or "\x00" in path or "\n" in path
             or posixpath.normpath(path) != path or path.startswith("//")):
         raise ServiceError("invalid", _("Give an absolute path without . or .. parts, e.g. /tank/projects."),
+                           field=field)
+    if os.path.lexists(path) and os.path.realpath(path) != path:  # a symbolic link could lead anywhere
+        raise ServiceError("invalid", _("%(p)s goes through a symbolic link: give the real path.") % {"p": path},
                            field=field)
     best = None
     for dataset in Dataset.objects.filter(gone=False, pool__gone=False).exclude(mountpoint="").select_related("pool"):
