@@ -8,6 +8,7 @@ import os
 import pytest
 from django.core.exceptions import ValidationError
 
+from apps.core.configfiles import integration_path
 from apps.core.errors import BackendError, ServiceError
 from apps.iscsi import services
 from apps.iscsi.models import InitiatorGroup, Lun, Target
@@ -30,6 +31,7 @@ def field_of(exc_info) -> set[str]:
     ({"name": "disk1", "iqn": "iqn.2026-12.org.calypso:" + "a" * 200}, "iqn"),
     ({"name": "Disk 1"}, "name"),
     ({"name": "disk1", "chap_user": "alice", "chap_secret": "short"}, "chap_secret"),
+    ({"name": "disk1", "chap_user": "alice", "chap_secret": "8charsxx"}, "chap_secret"),
     ({"name": "disk1", "chap_user": "alice", "chap_secret": "seventeen-chars-x"}, "chap_secret"),
     ({"name": "disk1", "chap_user": "alice", "chap_secret": "with space12"}, "chap_secret"),
     ({"name": "disk1", "chap_user": "alice;rm", "chap_secret": "secretsecret1"}, "chap_user"),
@@ -45,6 +47,7 @@ def test_bad_targets_are_refused_naming_the_field_and_nothing_runs(replay, field
         services.TARGETS.create(**fields)
     assert field in field_of(caught)
     assert replay.calls == [] and not Target.objects.exists()
+    assert not integration_path("tgt", "calypso.conf").exists()  # no file written either
     assert "secretsecret1" not in str(caught.value) and "short" not in str(caught.value.message_dict.get(field))
 
 
