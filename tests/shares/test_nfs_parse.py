@@ -133,3 +133,30 @@ def test_ganesha_main_configuration_blocks_and_includes():
     parsed = parse_ganesha_config('NFS_CORE_PARAM { Protocols = 4; Enable_UDP = false; }\n'
                                   '%include "/etc/calypso/integrations/ganesha/exports.conf"\n# a comment\n')
     assert parsed == {"NFS_CORE_PARAM": [{"Protocols": "4", "Enable_UDP": "false"}]}
+
+
+def test_the_ganesha_candidate_check_finds_missing_parts_and_twins(tmp_path):
+    from pathlib import Path
+
+    from apps.core.errors import BackendError
+    from apps.core.runner import ReplayRunner
+    from apps.shares.backends.base import NfsClientSpec, NfsExportSpec
+    from apps.shares.backends.nfs import GaneshaBackend, render_ganesha_exports
+
+    backend = GaneshaBackend(ReplayRunner(), tmp_path / "ganesha.conf", tmp_path / "exports.conf", tmp_path / "pid")
+    client = NfsClientSpec(host="10.0.0.0/8", access="rw", sync=True, squash="root_squash", anonuid=None,
+                           anongid=None, sec=("sys",))
+    good = render_ganesha_exports([NfsExportSpec(export_id=i, path=f"/tank/e{i}", clients=(client,), enabled=True,
+                                                 description="") for i in (1, 2)])
+    candidate = Path(tmp_path / "candidate")
+    candidate.write_text(good)
+    backend.validate(candidate)  # accepted
+    candidate.write_text(good.replace("Export_Id = 2;", "Export_Id = 1;"))
+    with pytest.raises(BackendError, match="used twice"):
+        backend.validate(candidate)
+    candidate.write_text(good.replace("\tPseudo = \"/tank/e2\";\n", ""))
+    with pytest.raises(BackendError, match="lacks Pseudo"):
+        backend.validate(candidate)
+    candidate.write_text(good.replace("\t\tClients = 10.0.0.0/8;\n", ""))
+    with pytest.raises(BackendError, match="lacks Clients"):
+        backend.validate(candidate)

@@ -20,7 +20,7 @@ from apps.core.errors import BackendError, ParseError
 from apps.core.runner import CommandError, Runner
 
 from .base import NfsClientSpec, NfsExportSpec, NfsStatus
-from .nfs_parse import parse_exportfs_v, parse_exports, parse_ganesha_config, parse_ganesha_exports
+from .nfs_parse import parse_exportfs_v, parse_exports, parse_ganesha_exports
 
 __all__ = ["GaneshaBackend", "KernelNfsBackend", "render_exports", "render_ganesha_exports"]
 
@@ -127,6 +127,9 @@ def _ganesha_string(value: str) -> str:
     return '"' + value + '"'  # paths are checked to hold no " or \
 
 
+_GANESHA_FIELD = re.compile(r"^\t(Export_Id|Path|Pseudo) = (.*);$", re.MULTILINE)
+
+
 def render_ganesha_exports(exports: Sequence[NfsExportSpec]) -> str:
     """One EXPORT block per enabled export: Export_Id is the row's id (stable), Pseudo the path itself;
     clients not listed get nothing (Access_Type = None at the export)."""
@@ -181,23 +184,26 @@ class GaneshaBackend:
         return render_ganesha_exports(exports)
 
     def validate(self, candidate: Path) -> None:
-        """Ganesha checks a configuration only when it reads it (and then only logs): the candidate is parsed
-        here, and each block must have what Ganesha needs, with unique ids and pseudo paths."""
-        try:
-            exports = parse_ganesha_config(candidate.read_text(encoding="utf-8")).get("EXPORT", [])
-        except ParseError as exc:
-            raise BackendError(str(exc), argv=("ganesha.conf",)) from exc
+        """Ganesha checks a configuration only when it reads it (and then only logs), so the candidate is checked
+        here: every EXPORT block has its Export_Id, Path, Pseudo, FSAL and clients, and no two share an id or a
+        pseudo path. The file is Calypso's own rendering, read line by line as it writes it (one pass, whatever
+        the count: a full parse of 500 exports would cost more than Ganesha's own reload)."""
+        text = candidate.read_text(encoding="utf-8")
+        blocks = text.split("\nEXPORT {\n")[1:]
         ids, pseudos = set(), set()
-        for export in exports:
-            missing = [k for k in ("Export_Id", "Path", "Pseudo", "FSAL") if k not in export]
-            if missing or any("Clients" not in c for c in export.get("CLIENT", [])):
+        for block in blocks:
+            fields = dict(_GANESHA_FIELD.findall(block.split("\n\tCLIENT {\n", 1)[0]))
+            missing = [k for k in ("Export_Id", "Path", "Pseudo") if k not in fields]
+            if "\tFSAL {\n" not in block:
+                missing.append("FSAL")
+            if missing or "\t\tClients = " not in block:
                 raise BackendError(_("An EXPORT block lacks %(k)s.") % {"k": ", ".join(missing) or "Clients"},
                                    argv=("ganesha.conf",))
-            if export["Export_Id"] in ids or export["Pseudo"] in pseudos:
+            if fields["Export_Id"] in ids or fields["Pseudo"] in pseudos:
                 raise BackendError(_("Export_Id %(i)s or Pseudo %(p)s is used twice.") % {
-                    "i": export["Export_Id"], "p": export["Pseudo"]}, argv=("ganesha.conf",))
-            ids.add(export["Export_Id"])
-            pseudos.add(export["Pseudo"])
+                    "i": fields["Export_Id"], "p": fields["Pseudo"]}, argv=("ganesha.conf",))
+            ids.add(fields["Export_Id"])
+            pseudos.add(fields["Pseudo"])
 
     def include_line(self) -> str:
         return f'%include "{self.exports_conf}"'
