@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "apps.backup",
     "apps.shares",
     "apps.iscsi",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,8 @@ CELERY_BEAT_SCHEDULE = {
     "storage.policies": {"task": "storage.run_due_policies", "schedule": env.float("CALYPSO_POLICY_TICK_S", default=60.0)},
     # Backup tasks: each tick queues the runs that are due and inside their window.
     "backup.tasks": {"task": "backup.run_due", "schedule": env.float("CALYPSO_BACKUP_TICK_S", default=60.0)},
+    # Disk health (SMART): every disk re-read, its predictive values sampled.
+    "monitoring.disks": {"task": "monitoring.check_disks", "schedule": env.float("CALYPSO_DISK_CHECK_EVERY_S", default=300.0)},
 }
 
 # Storage: where a new Btrfs filesystem's top level is mounted when its form names no mountpoint.

@@ -85,6 +85,10 @@ def _seed() -> None:
     disk.portals.add(Portal.objects.create(address="127.0.0.1", port=3260))
     Lun.objects.create(target=disk, lun=1, dataset=dataset, path=f"{dataset.mountpoint or '/zrectank/data'}/fuzz.img",
                        size_bytes=1 << 20)
+    from apps.core.runner import ReplayRunner  # disks read from recorded lsblk + smartctl output
+    from apps.monitoring.services import check_disks
+    from tests.monitoring.recordings import host_with_five_disks
+    check_disks(host_with_five_disks(ReplayRunner()))
 
 
 def _aim_at_existing(case) -> None:
