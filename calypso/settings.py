@@ -275,6 +275,8 @@ SPECTACULAR_SETTINGS = {
         "BtrfsProfileEnum": "apps.storage.inputs.PROFILES",
         "BackupCompressionEnum": "apps.backup.choices.Compression",
         "ZfsCompressionEnum": "apps.storage.inputs.ZFS_COMPRESSION",
+        "PoolHealthEnum": "apps.storage.choices.PoolHealth",
+        "DiskHealthEnum": "apps.monitoring.choices.DiskHealth",
     },
 }
 
