@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import CalypsoModel
+from apps.core.validators import is_unix_user
 from apps.jobs.models import Job
 from apps.storage.choices import Backend
 from apps.storage.models import Dataset, Named, Pool
@@ -100,7 +101,7 @@ class Target(Named, CalypsoModel):
             errors["host"] = _("Give a host name or an IP address.")
         if not 1 <= (self.port or 0) <= 65535:
             errors["port"] = _("Give a port from 1 to 65535.")
-        if not _USER.fullmatch(self.username or ""):
+        if not is_unix_user(self.username):
             errors["username"] = _("Give a user name of lower-case letters, digits, _ and -.")
         if self.pool_id is not None:
             errors["pool"] = _("A target on another host names no pool of this one: give its path there.")
@@ -114,7 +115,6 @@ class Target(Named, CalypsoModel):
 
 
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 def validate_repository_path(value: str) -> None:

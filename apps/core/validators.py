@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 __all__ = [
     "format_size",
     "ip_network_or_none",
+    "is_unix_user",
     "parse_size",
     "validate_btrfs_subvolume_name",
     "validate_config_path",
@@ -154,6 +155,13 @@ def format_size(num: int | None) -> str:
             return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
         value /= 1024
     return f"{value:.1f}E"  # pragma: no cover
+
+
+UNIX_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")  # a user name useradd, ssh and smbpasswd all take
+
+
+def is_unix_user(value) -> bool:
+    return isinstance(value, str) and UNIX_USER.fullmatch(value) is not None
 
 
 _CONFIG_PATH = re.compile(r"/[A-Za-z0-9._+@:/-]*")

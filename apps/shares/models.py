@@ -12,9 +12,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import CalypsoModel
-from apps.core.validators import ip_network_or_none
+from apps.core.validators import ip_network_or_none, is_unix_user
 from apps.storage.models import Dataset
 
+from .backends.nfs import NFS_PATH_FORBIDDEN
 from .choices import CaseSensitivity
 
 __all__ = ["NfsExport", "SmbShare", "SmbUser", "nfs_client_errors", "normalized_nfs_client", "validate_host_spec",
@@ -166,7 +167,7 @@ class SmbShare(CalypsoModel):
 
 
 def validate_unix_name(value: str) -> None:
-    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value or ""):
+    if not is_unix_user(value):
         raise ValidationError(_("An SMB account needs a user name of lower-case letters, digits, _ and - (at most "
                                 "32, starting with a letter)."), code="invalid_unix_name")
 
@@ -205,7 +206,6 @@ _NFS_LABEL = r"[A-Za-z0-9*?]([A-Za-z0-9*?-]*[A-Za-z0-9*?])?"
 _NFS_HOST = re.compile(rf"^{_NFS_LABEL}(\.{_NFS_LABEL})*$")
 _NETGROUP = re.compile(r"^@[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 # What an exports(5) line or a Ganesha block cannot carry in a path (or would read as its own syntax).
-_NFS_PATH_FORBIDDEN = re.compile(r'["\\#\x00-\x1f\x7f]')
 
 
 def validate_nfs_host(value) -> None:
@@ -282,7 +282,7 @@ def validate_nfs_clients(value) -> None:
 
 
 def validate_nfs_path(value: str) -> None:
-    if not isinstance(value, str) or _NFS_PATH_FORBIDDEN.search(value) or value != value.strip():
+    if not isinstance(value, str) or NFS_PATH_FORBIDDEN.search(value) or value != value.strip():
         raise ValidationError(_('An exported path cannot hold ", \\, #, control characters, or start or end with a '
                                 "space."), code="invalid_path")
 

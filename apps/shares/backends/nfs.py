@@ -25,12 +25,12 @@ from .nfs_parse import parse_exportfs_v, parse_exports, parse_ganesha_exports
 __all__ = ["GaneshaBackend", "KernelNfsBackend", "render_exports", "render_ganesha_exports"]
 
 _HOST = re.compile(r"^[A-Za-z0-9@*?:._/-]{1,255}$")  # nothing that ends a client or splits a line
-_PATH_FORBIDDEN = re.compile(r'["\\#\x00-\x1f\x7f]')
+NFS_PATH_FORBIDDEN = re.compile(r'["\\#\x00-\x1f\x7f]')
 MAX_EXPORT_ID = 65535  # Ganesha's Export_Id is 16 bits; 0 is its pseudo-root
 
 
 def _check(export: NfsExportSpec) -> None:
-    if not export.path.startswith("/") or _PATH_FORBIDDEN.search(export.path) or export.path != export.path.strip():
+    if not export.path.startswith("/") or NFS_PATH_FORBIDDEN.search(export.path) or export.path != export.path.strip():
         raise BackendError(_("%(p)r cannot be written as an exported path.") % {"p": export.path})
     for client in export.clients:
         if not _HOST.fullmatch(client.host):

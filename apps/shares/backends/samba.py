@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import BackendError
 from apps.core.runner import CommandError, Runner
+from apps.core.validators import is_unix_user
 
 from .base import SmbAccount, SmbShareSpec, SmbStatus
 from .samba_parse import parse_pdbedit_list, parse_smbstatus_json, parse_smbstatus_text, problems_in_testparm
@@ -26,7 +27,6 @@ HEADER = ("# Samba shares managed by Calypso (rendered from its database; edits 
           "# Included from the main smb.conf.\n")
 # full_audit: what changes data or who is connected (reads are not logged).
 AUDITED_OPERATIONS = "connect disconnect mkdirat renameat unlinkat pwrite ftruncate fntimes"
-_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 def _yes(value: bool) -> str:
@@ -142,7 +142,7 @@ class SambaBackend:
     # ------------------------------------------------------------------ accounts
     @staticmethod
     def _user(name: str) -> str:
-        if not _USER.fullmatch(name or ""):
+        if not is_unix_user(name):
             raise BackendError(_("%(n)r is not a valid account name.") % {"n": name})
         return name
 

@@ -6,7 +6,6 @@ that fails the previous file is put back and the row is not saved either."""
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -24,6 +23,7 @@ from apps.storage.services import dataset_at, register_dataset_users
 from ..backends import get_nfs
 from ..backends.base import NfsBackend, NfsClientSpec, NfsExportSpec
 from ..models import NfsExport, nfs_client_errors, normalized_nfs_client, validate_nfs_path
+from .common import shared_directory
 
 __all__ = ["EXPORTS", "NFS_LOCK", "apply_nfs", "export_dataset", "generated_nfs", "generated_nfs_config", "nfs_status",
            "start_nfs_apply"]
@@ -75,18 +75,12 @@ def apply_nfs(*, exclude: int | None = None, force: bool = False, runner: Runner
 def export_dataset(path: str) -> Dataset:
     """The managed dataset an export of ``path`` lives on, or a ``ServiceError`` naming ``path`` (outside every
     managed dataset, not a directory, or not writable in an exports line)."""
-    dataset = dataset_at(path, field="path")
     try:
         validate_nfs_path(path)
     except ValidationError as exc:
+        dataset_at(path, field="path")  # outside every dataset says so first
         raise ServiceError("invalid", " ".join(exc.messages), field="path") from exc
-    if dataset.kind != "filesystem":
-        raise ServiceError("invalid", _("%(d)s is a volume: export a directory of a filesystem.")
-                           % {"d": dataset.name}, field="path")
-    if not os.path.isdir(path):
-        raise ServiceError("invalid", _("%(p)s is not a directory on this host: create it first.")
-                           % {"p": path}, field="path")
-    return dataset
+    return shared_directory(path, _("export"))
 
 
 def _check_path(export: NfsExport) -> None:

@@ -5,7 +5,6 @@ validation or the reload fails (the row is not saved then either)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import string
 from pathlib import Path
@@ -23,7 +22,7 @@ from apps.core.runner import Runner
 from apps.jobs import services as jobs
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
-from apps.storage.choices import Backend, DatasetKind
+from apps.storage.choices import Backend
 from apps.storage.models import Dataset, SnapshotPolicy
 from apps.storage.retention import DEFAULT_TEMPLATE, Frequency
 from apps.storage.services import dataset_at, register_dataset_users
@@ -31,6 +30,7 @@ from apps.storage.services import dataset_at, register_dataset_users
 from ..backends import get_samba
 from ..backends.base import ShadowCopies, SmbShareSpec
 from ..models import SmbShare, SmbUser, validate_unix_name
+from .common import shared_directory
 
 __all__ = [
     "ACCOUNTS",
@@ -158,16 +158,11 @@ def apply_samba(*, exclude: int | None = None, force: bool = False, runner: Runn
 
 
 def _check_path(share: SmbShare) -> None:
-    share.dataset = dataset_at(share.path)
-    if "%" in share.path or share.path.endswith("\\"):
+    if "%" in share.path or share.path.rstrip().endswith("\\"):
+        dataset_at(share.path)  # outside every dataset says so first
         raise ServiceError("invalid", _("Samba reads % and a final \\ in a path as its own syntax: choose "
                                         "another path."), field="path")
-    if share.dataset.kind == DatasetKind.VOLUME:
-        raise ServiceError("invalid", _("%(d)s is a volume: share a directory of a filesystem.")
-                           % {"d": share.dataset.name}, field="path")
-    if not os.path.isdir(share.path):
-        raise ServiceError("invalid", _("%(p)s is not a directory on this host: create it first.")
-                           % {"p": share.path}, field="path")
+    share.dataset = shared_directory(share.path, _("share"))
 
 
 class ShareService(ResourceService[SmbShare]):
