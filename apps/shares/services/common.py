@@ -14,11 +14,13 @@ from apps.storage.services import dataset_at
 __all__ = ["shared_directory"]
 
 
-def shared_directory(path: str, verb: str) -> Dataset:
+def shared_directory(path: str, verb: str,
+                     kinds: tuple[str, ...] = (DatasetKind.FILESYSTEM, DatasetKind.SUBVOLUME)) -> Dataset:
     """The managed dataset holding the directory ``path`` that is to be shared (``verb``: "share", "export"), or
-    a ``ServiceError`` naming ``path``: outside every dataset, on a volume, or not a directory."""
+    a ``ServiceError`` naming ``path``: outside every dataset, on a dataset not of ``kinds``, or not a
+    directory."""
     dataset = dataset_at(path, field="path")
-    if dataset.kind == DatasetKind.VOLUME:
+    if dataset.kind not in kinds:
         raise ServiceError("invalid", _("%(d)s is a volume: %(v)s a directory of a filesystem.")
                            % {"d": dataset.name, "v": verb}, field="path")
     if not os.path.isdir(path):

@@ -17,6 +17,7 @@ from apps.core.runner import Runner
 from apps.jobs import services as jobs
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
+from apps.storage.choices import DatasetKind
 from apps.storage.models import Dataset
 from apps.storage.services import dataset_at, register_dataset_users
 
@@ -80,7 +81,8 @@ def export_dataset(path: str) -> Dataset:
     except ValidationError as exc:
         dataset_at(path, field="path")  # outside every dataset says so first
         raise ServiceError("invalid", " ".join(exc.messages), field="path") from exc
-    return shared_directory(path, _("export"))
+    # ZFS filesystems only: NFS-Ganesha's VFS backend cannot create an export on Btrfs here
+    return shared_directory(path, _("export"), kinds=(DatasetKind.FILESYSTEM,))
 
 
 def _check_path(export: NfsExport) -> None:
