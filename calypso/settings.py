@@ -277,6 +277,13 @@ SPECTACULAR_SETTINGS = {
         "ZfsCompressionEnum": "apps.storage.inputs.ZFS_COMPRESSION",
         "PoolHealthEnum": "apps.storage.choices.PoolHealth",
         "DiskHealthEnum": "apps.monitoring.choices.DiskHealth",
+        "AlertStateEnum": "apps.monitoring.choices.AlertState",
+        "AlertRuleKindEnum": "apps.monitoring.choices.RuleKind",
+        "SeverityEnum": "apps.monitoring.choices.Severity",
+        "NotificationChannelKindEnum": "apps.monitoring.choices.ChannelKind",
+        "DeliveryStateEnum": "apps.monitoring.choices.DeliveryState",
+        "MetricNameEnum": "apps.monitoring.metrics.METRIC_CHOICES",
+        "JobStateEnum": "apps.jobs.choices.JobState",
     },
 }
 
@@ -311,7 +318,19 @@ CELERY_BEAT_SCHEDULE = {
     "backup.tasks": {"task": "backup.run_due", "schedule": env.float("CALYPSO_BACKUP_TICK_S", default=60.0)},
     # Disk health (SMART): every disk re-read, its predictive values sampled.
     "monitoring.disks": {"task": "monitoring.check_disks", "schedule": env.float("CALYPSO_DISK_CHECK_EVERY_S", default=300.0)},
+    # Metrics: a reading every tick, then the alert rules and notifications; roll-ups every 5 minutes.
+    "monitoring.tick": {"task": "monitoring.tick", "schedule": env.float("CALYPSO_METRICS_EVERY_S", default=30.0)},
+    "monitoring.rollup": {"task": "monitoring.roll_up", "schedule": 300.0},
 }
+# Metrics: the tick (seconds) and how long each resolution is kept; zpool iostat's sampling interval.
+CALYPSO_METRICS_EVERY_S = env.float("CALYPSO_METRICS_EVERY_S", default=30.0)
+CALYPSO_METRICS_RAW_HOURS = env.int("CALYPSO_METRICS_RAW_HOURS", default=48)
+CALYPSO_METRICS_5MIN_DAYS = env.int("CALYPSO_METRICS_5MIN_DAYS", default=30)
+CALYPSO_METRICS_HOURLY_DAYS = env.int("CALYPSO_METRICS_HOURLY_DAYS", default=730)
+CALYPSO_METRICS_IOSTAT_S = env.int("CALYPSO_METRICS_IOSTAT_S", default=1)
+# Capacity forecast: the trend of this many days. Alerts: a series not updated for this many ticks is stale.
+CALYPSO_FORECAST_DAYS = env.int("CALYPSO_FORECAST_DAYS", default=14)
+CALYPSO_ALERT_STALE_TICKS = env.int("CALYPSO_ALERT_STALE_TICKS", default=4)
 
 # Storage: where a new Btrfs filesystem's top level is mounted when its form names no mountpoint.
 CALYPSO_BTRFS_MOUNT_ROOT = env("CALYPSO_BTRFS_MOUNT_ROOT", default="/mnt/calypso")
@@ -333,6 +352,12 @@ CALYPSO_GANESHA_PID_FILE = env("CALYPSO_GANESHA_PID_FILE", default="/run/ganesha
 CALYPSO_ISCSI_BACKEND = env("CALYPSO_ISCSI_BACKEND", default="auto")
 CALYPSO_TGT_CONTROL_PORT = env.int("CALYPSO_TGT_CONTROL_PORT", default=0)
 CALYPSO_SCST_CONF = env("CALYPSO_SCST_CONF", default="/etc/scst.conf")
+# Alert notifications: how long one attempt to send may take, how many attempts a message gets and the
+# pause before the second (doubled after each failure); the portal's address for links in the messages.
+CALYPSO_NOTIFY_TIMEOUT_S = env.float("CALYPSO_NOTIFY_TIMEOUT_S", default=10.0)
+CALYPSO_NOTIFY_ATTEMPTS = env.int("CALYPSO_NOTIFY_ATTEMPTS", default=5)
+CALYPSO_NOTIFY_RETRY_BASE_S = env.float("CALYPSO_NOTIFY_RETRY_BASE_S", default=30.0)
+CALYPSO_NOTIFY_BASE_URL = env("CALYPSO_NOTIFY_BASE_URL", default="")
 
 # Health: how long the Celery check waits for a busy worker's answer to its ping.
 CALYPSO_HEALTH_CELERY_TIMEOUT_S = env.float("CALYPSO_HEALTH_CELERY_TIMEOUT_S", default=2.0)

@@ -89,6 +89,11 @@ def _seed() -> None:
     from apps.monitoring.services import check_disks
     from tests.monitoring.recordings import host_with_five_disks
     check_disks(host_with_five_disks(ReplayRunner()))
+    from apps.monitoring.models import Alert, AlertRule  # metrics, and an alert of a default rule
+    from apps.monitoring.services import record
+    record([("pool.capacity_pct", "zrectank", 85.0), ("host.cpu_pct", "", 12.5)])
+    Alert.objects.create(rule=AlertRule.objects.get(name="Pool capacity above 80 %"), subject="zrectank",
+                         state="firing", message="zrectank: 85 %")
 
 
 def _aim_at_existing(case) -> None:

@@ -82,6 +82,8 @@ def _type_error(field: serializers.Field, value) -> str | dict | None:
         return None if isinstance(value, bool) else _("Must be true or false.")
     if isinstance(field, (serializers.IntegerField, relations.PrimaryKeyRelatedField)):
         return None if isinstance(value, int) and not isinstance(value, bool) else _("Must be a whole number.")
+    if isinstance(field, serializers.FloatField):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else _("Must be a number.")
     if isinstance(field, serializers.MultipleChoiceField):
         return None  # DRF refuses what is not a list of its choices
     if isinstance(field, serializers.ChoiceField):

@@ -34,6 +34,9 @@ from apps.jobs.models import Job
 from apps.storage.choices import EventKind, PoolHealth
 from apps.storage.models import Dataset, Pool, StorageEvent
 
+from .choices import AlertState, Severity
+from .models import Alert
+
 __all__ = ["CONTENT_TYPE", "CalypsoCollector", "CanViewPools", "MetricsView", "ScrapeTokenAuthentication", "registry",
            "render"]
 
@@ -76,6 +79,7 @@ class CalypsoCollector(Collector):
         yield from self._jobs()
         yield from self._events()
         yield from self._disks()
+        yield from self._alerts()
 
     @staticmethod
     def _build_info() -> Iterator:
@@ -206,6 +210,24 @@ class CalypsoCollector(Collector):
         yield from families.values()
         if has_health:
             yield health
+
+    @staticmethod
+    def _alerts() -> Iterator:
+        """Open alerts: a count per state and severity, and one series per alert (one query)."""
+        counts = _gauge("calypso_alerts", "Open alerts by state and severity.", ("state", "severity"))
+        each = _gauge("calypso_alert", "1 for each firing or acknowledged alert.", ("rule", "subject", "severity",
+                                                                                    "state"))
+        tally = dict.fromkeys(((st, sev) for st in (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED)
+                               for sev in Severity.values), 0)
+        rows = Alert.objects.exclude(state=AlertState.RESOLVED).order_by("rule__name", "subject")
+        for rule, subject, severity, state in rows.values_list("rule__name", "subject", "severity", "state"):
+            tally[state, severity] = tally.get((state, severity), 0) + 1
+            if state != AlertState.PENDING:
+                each.add_metric([rule, subject, severity, state], 1)
+        for (state, severity), n in tally.items():
+            counts.add_metric([str(state), str(severity)], n)
+        yield counts
+        yield each
 
 
 registry = CollectorRegistry(auto_describe=False)

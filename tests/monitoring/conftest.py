@@ -8,6 +8,7 @@ from apps.monitoring import services
 from apps.monitoring.services import disks as disk_services
 from apps.storage.models import Pool, Vdev
 
+from .notify_servers import http_server, loopback_cert, smtp_server  # noqa: F401 (loopback SMTP/HTTP servers)
 from .recordings import host_with_five_disks
 
 

@@ -228,6 +228,25 @@ def test_disks_report_their_smart_readings_in_base_units_and_their_health(db, vi
     assert not any(dict(labels).get("disk") == "sdz" for _, labels in samples)
 
 
+def test_open_alerts_are_counted_and_listed(db, viewer_user):
+    from apps.monitoring.models import Alert, AlertRule
+
+    rule = AlertRule.objects.get(name="Pool capacity above 80 %")
+    Alert.objects.create(rule=rule, subject="tank", state="firing", severity="warning", message="85 %")
+    Alert.objects.create(rule=rule, subject="old", state="resolved", severity="warning", message="81 %")
+    Alert.objects.create(rule=AlertRule.objects.get(name="Job failed"), subject="x", state="pending",
+                         severity="warning", message="")
+
+    samples = _samples(_scrape(APIClient(), **_bearer(viewer_user)))
+
+    assert _value(samples, "calypso_alerts", state="firing", severity="warning") == 1
+    assert _value(samples, "calypso_alerts", state="pending", severity="warning") == 1
+    assert _value(samples, "calypso_alerts", state="acknowledged", severity="critical") == 0
+    assert _value(samples, "calypso_alert", rule="Pool capacity above 80 %", subject="tank", severity="warning",
+                  state="firing") == 1
+    assert not any(dict(labels).get("subject") in ("old", "x") for _, labels in samples)
+
+
 def _grow(n: int) -> None:
     """``n`` more pools with three datasets each, jobs of ``n`` kinds and events of every kind."""
     pools = Pool.objects.bulk_create(

@@ -10,9 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from apps.core.admin import CalypsoModelAdmin, badge
 from apps.core.validators import format_size
 
-from .choices import HEALTH_COLORS
-from .models import Disk
-from .operations import DISK
+from ..choices import HEALTH_COLORS
+from ..models import Disk
+from ..operations import DISK
 
 __all__ = ["DiskAdmin", "health_badge", "temperature_text"]
 
