@@ -55,7 +55,7 @@ class EncryptedTextField(models.TextField):
     """Stores ciphertext; the Python value is the plaintext. Never put it in a serializer's output."""
 
     def from_db_value(self, value, expression, connection):
-        return None if value in (None, "") else decrypt(value)
+        return value if value in (None, "") else decrypt(value)  # empty stays empty (NOT NULL columns)
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

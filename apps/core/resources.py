@@ -78,9 +78,21 @@ class ResourceService(Generic[M]):
         m2m = {f.name for f in self.model._meta.many_to_many}
         return ({k: v for k, v in fields.items() if k not in m2m}, {k: v for k, v in fields.items() if k in m2m})
 
+    def check(self, obj: M) -> dict[str, list[str]]:
+        """Refusals the model cannot state itself (they need a service's knowledge), by field; reported together
+        with the model's own."""
+        return {}
+
     def _save(self, obj: M, changed: set[str], related: dict[str, Any] | None = None) -> M:
         self.prepare(obj, changed)
-        obj.full_clean(exclude=self._excluded_from_validation(obj, changed))
+        errors = {field: list(messages) for field, messages in self.check(obj).items() if messages}
+        try:
+            obj.full_clean(exclude=self._excluded_from_validation(obj, changed))
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(m for m in messages if m not in errors.get(field, []))
+        if errors:
+            raise ValidationError(errors)
         with transaction.atomic():
             obj.save()
             for name, value in (related or {}).items():

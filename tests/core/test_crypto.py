@@ -31,3 +31,13 @@ def test_key_rotation(settings):
 def test_plaintext_is_refused():
     with pytest.raises(crypto.SecretDecryptionError):
         crypto.decrypt("not encrypted")
+
+
+@pytest.mark.django_db
+def test_an_empty_secret_reads_back_empty_and_saves_again():
+    from apps.iscsi.models import Target
+
+    target = Target.objects.create(name="empty-secret")
+    again = Target.objects.get(pk=target.pk)
+    assert again.chap_secret == ""
+    again.save()  # a NOT NULL column takes it back

@@ -81,21 +81,9 @@ class ChannelService(ResourceService[NotificationChannel]):
 
     def prepare(self, obj: NotificationChannel, changed: set[str]) -> None:
         obj.recipients = "\n".join(parse_recipients(obj.recipients))
-        for name in obj.secret_fields:  # an empty secret reads back from the database as None
-            if getattr(obj, name) is None:
-                setattr(obj, name, "")
 
-    def _save(self, obj, changed, related=None):
-        self.prepare(obj, changed)
-        errors = channel_errors(obj)
-        if errors:  # every field at fault at once: the model's own checks too
-            try:
-                obj.full_clean(exclude=self._excluded_from_validation(obj, changed))
-            except ValidationError as exc:
-                for field, messages in exc.message_dict.items():
-                    errors.setdefault(field, []).extend(m for m in messages if m not in errors.get(field, []))
-            raise ValidationError(errors)
-        return super()._save(obj, changed, related)
+    def check(self, obj: NotificationChannel) -> dict[str, list[str]]:
+        return channel_errors(obj)
 
 
 CHANNELS = ChannelService()
