@@ -96,6 +96,20 @@ def test_due_tasks_run_inside_their_window_only_and_once(pools, monkeypatch):
     assert not services.in_window(night, datetime(2026, 12, 2, 4, 0, tzinfo=UTC))
 
 
+def test_an_overdue_task_is_said_once_until_it_succeeds_again(pools):
+    _tank, backup, _usb, data = pools
+    target = Target.objects.create(name="second", pool=backup)
+    task = BackupTask.objects.create(name="hourly", source=data, target=target, interval_minutes=60,
+                                     last_success_at=datetime(2026, 12, 1, 10, tzinfo=UTC), last_error="pool busy")
+    assert services.flag_overdue(datetime(2026, 12, 1, 12, 59, tzinfo=UTC)) == []  # 2 intervals + grace
+    [event] = services.flag_overdue(datetime(2026, 12, 1, 13, 1, tzinfo=UTC))
+    assert (event.kind, event.severity, event.details["subject"]) == ("backup_failed", "critical", "hourly")
+    assert "overdue" in event.message and "pool busy" in event.message
+    assert services.flag_overdue(datetime(2026, 12, 1, 14, tzinfo=UTC)) == []  # said once
+    BackupTask.objects.filter(pk=task.pk).update(last_success_at=datetime(2026, 12, 1, 15, tzinfo=UTC))
+    assert len(services.flag_overdue(datetime(2026, 12, 1, 18, 5, tzinfo=UTC))) == 1  # overdue again later
+
+
 def test_a_snapshot_policy_never_prunes_a_tasks_incremental_base(pools):
     _tank, backup, _usb, data = pools
     task = BackupTask.objects.create(name="data", source=data, target=Target.objects.create(name="t", pool=backup))

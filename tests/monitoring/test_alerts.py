@@ -174,3 +174,13 @@ def test_the_dashboard_lists_open_alerts_most_severe_first(browser_for, operator
     panel = page[page.index('id="calypso-alerts-panel"'):]
     assert panel.index("Pool capacity above 90 %: tank") < panel.index("Pool capacity above 80 %: tank")
     assert "calypso-alerts-panel" in browser_for(viewer_user).get("/admin/").content.decode()
+
+
+def test_a_backup_event_is_an_alert_about_its_task():
+    now = timezone.now()
+    alerts.evaluate(now)
+    pool = Pool.objects.create(name="tank", backend="zfs")
+    StorageEvent.objects.create(pool=pool, kind="backup_failed", severity="critical", message="nightly is overdue",
+                                details={"task": 1, "overdue": True, "subject": "nightly"})
+    [alert] = alerts.evaluate(now + timedelta(seconds=30)).fired
+    assert (alert.rule.name, alert.subject, alert.severity) == ("Backup failed or overdue", "nightly", "critical")

@@ -76,6 +76,7 @@ def test_admin_pages_and_panel(client, admin_user, checked):
     sda = Disk.objects.get(name="sda")
     page = client.get(f"/admin/monitoring/disk/{sda.pk}/change/").content.decode()
     assert "Reallocated_Sector_Ct" in page and "Run long self-test" in page and "14417" in page
+    assert 'href="/admin/monitoring/metricseries/forecast/?disk=sda#disks"' in page
     vda = Disk.objects.get(name="vda")
     page = client.get(f"/admin/monitoring/disk/{vda.pk}/change/").content.decode()
     assert "SMART unsupported" in page and "Run short self-test" not in page

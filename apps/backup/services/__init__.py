@@ -13,6 +13,7 @@ from .resources import (
     TargetService,
     TaskService,
     base_protections,
+    flag_overdue,
     in_window,
     retention_dry_run,
     run_backup,
@@ -21,5 +22,5 @@ from .resources import (
 )
 
 __all__ = ["RETRY_AFTER", "TARGETS", "TASKS", "TargetService", "TaskService", "base_protections", "browse", "drills",
-           "files", "in_window", "replica_of", "replication", "repository", "retention_dry_run", "run_backup", "run_due_drills",
+           "files", "flag_overdue", "in_window", "replica_of", "replication", "repository", "retention_dry_run", "run_backup", "run_due_drills",
            "run_due_tasks", "start_backup_run", "start_drill", "start_restore", "start_restore_files", "start_verify"]

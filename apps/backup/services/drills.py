@@ -73,7 +73,7 @@ def run_drill(ctx: JobContext, task: BackupTask, **params) -> dict:
                                     severity=EventSeverity.CRITICAL,
                                     message=_("Restore drill of backup task %(t)s failed: %(e)s") % {
                                         "t": task.name, "e": str(exc)[:500]},
-                                    details={"task": task.pk, "job": ctx.job.pk})
+                                    details={"task": task.pk, "job": ctx.job.pk, "subject": task.name})
         raise
     BackupTask.objects.filter(pk=task.pk).update(last_drill_at=at, last_drill_ok=True, last_drill_error="")
     return result

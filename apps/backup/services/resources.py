@@ -17,7 +17,8 @@ from apps.jobs import services as jobs
 from apps.jobs.models import Job, JobLocked
 from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
-from apps.storage.models import Dataset
+from apps.storage.choices import EventKind, EventSeverity
+from apps.storage.models import Dataset, StorageEvent
 from apps.storage.policies import register_protection_provider
 
 from ..choices import Strategy
@@ -26,8 +27,10 @@ from . import replication, repository
 from .common import moment, require_present
 from .repository import COMPRESS
 
-__all__ = ["PACKAGES", "RETRY_AFTER", "TARGETS", "TASKS", "TargetService", "TaskService", "base_protections", "in_window",
+__all__ = ["OVERDUE_GRACE", "PACKAGES", "RETRY_AFTER", "TARGETS", "TASKS", "TargetService", "TaskService", "base_protections", "flag_overdue", "in_window",
            "preflight_tools", "queue_each", "retention_dry_run", "run_backup", "run_due_tasks", "start_backup_run"]
+
+OVERDUE_GRACE = timedelta(hours=1)  # beyond twice its interval without a success, a task is overdue
 
 RETRY_AFTER = timedelta(minutes=10)  # a failed run is tried again after this, doubled per failure in a row (at
 # most the task's interval)
@@ -85,6 +88,27 @@ def run_due_tasks(now: datetime | None = None) -> list[Job]:
     due = BackupTask.objects.filter(enabled=True, source__gone=False).exclude(target__pool__gone=True).filter(
         Q(next_due_at__isnull=True) | Q(next_due_at__lte=now)).select_related("source__pool", "target__pool")
     return queue_each("backup.run", [task for task in due if in_window(task, now)])
+
+
+def flag_overdue(now: datetime | None = None) -> list[StorageEvent]:
+    """Beat tick: a critical storage event, once, for each enabled task without a successful run for more than
+    twice its interval (and an hour of grace): failing runs, a window never open, a worker that is down."""
+    now = now or timezone.now()
+    events = []
+    for task in BackupTask.objects.filter(enabled=True).select_related("source__pool"):
+        since = task.last_success_at or task.created
+        if since is None or now - since <= 2 * timedelta(minutes=task.interval_minutes) + OVERDUE_GRACE:
+            continue
+        if StorageEvent.objects.filter(kind=EventKind.BACKUP_FAILED, details__task=task.pk, details__overdue=True,
+                                       time__gte=since).exists():
+            continue  # already said since the last success
+        events.append(StorageEvent.objects.create(
+            pool=task.source.pool, kind=EventKind.BACKUP_FAILED, severity=EventSeverity.CRITICAL, time=now,
+            message=_("Backup task %(t)s is overdue: no successful run since %(since)s (due every %(n)d minutes). "
+                      "%(error)s") % {"t": task.name, "since": f"{since:%Y-%m-%d %H:%M} UTC", "n": task.interval_minutes,
+                                      "error": task.last_error[:300] or ""},
+            details={"task": task.pk, "overdue": True, "subject": task.name}))
+    return events
 
 
 def queue_each(kind: str, tasks) -> list[Job]:

@@ -235,7 +235,8 @@ def _event_rules(work: _Pass, rules: list[AlertRule], seen: set) -> None:
     events = list(StorageEvent.objects.filter(pk__gt=mark.position).select_related("pool").order_by("pk"))
     last_event = events[-1].pk if events else mark.position
     for event in events:
-        subject = event.pool.name if event.pool else event.details.get("name", "") if isinstance(event.details, dict) else ""
+        details = event.details if isinstance(event.details, dict) else {}
+        subject = details.get("subject") or (event.pool.name if event.pool else "")  # a backup task, else the pool
         _count_event(work, kinds.get(event.kind, ()), str(subject)[:255], event.message, seen)
     if kinds.get("job_failed"):
         for job in Job.objects.filter(state=JobState.FAILED, finished__gt=mark.time, finished__lte=work.now):

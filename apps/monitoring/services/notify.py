@@ -277,6 +277,8 @@ def requeue_stalled(now: datetime | None = None) -> int:
 
 def _gave_up(channel: NotificationChannel, attempts: int, error: str) -> str:
     what = _("Gave up after %(n)d attempts: %(e)s") % {"n": attempts, "e": error} if attempts > 1 else error
+    if what and what[-1] not in ".!?":
+        what += "."
     return f"{what} {HINTS.get(channel.kind, '')}".strip()
 
 
