@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.storage.choices import EventSeverity
+
 __all__ = ["ALERT_STATE_COLORS", "HEALTH_COLORS", "SEVERITY_COLORS", "SEVERITY_RANK", "AlertState", "ChannelKind",
            "DeliveryState", "DiskHealth", "DiskProtocol", "Operator", "RuleKind", "SelfTestKind", "Severity",
            "SmtpSecurity"]
@@ -31,10 +33,7 @@ HEALTH_COLORS = {DiskHealth.PASSED: "green", DiskHealth.FAILED: "red", DiskHealt
                  DiskHealth.UNSUPPORTED: "grey"}
 
 
-class Severity(models.TextChoices):
-    INFO = "info", _("Info")
-    WARNING = "warning", _("Warning")
-    CRITICAL = "critical", _("Critical")
+Severity = EventSeverity  # an alert is as severe as the storage events are: info, warning, critical
 
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}

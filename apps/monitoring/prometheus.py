@@ -34,8 +34,8 @@ from apps.jobs.models import Job
 from apps.storage.choices import EventKind, PoolHealth
 from apps.storage.models import Dataset, Pool, StorageEvent
 
-from .choices import AlertState, Severity
-from .models import Alert
+from .choices import AlertState, DiskHealth, Severity
+from .models import Alert, Disk
 
 __all__ = ["CONTENT_TYPE", "CalypsoCollector", "CanViewPools", "MetricsView", "ScrapeTokenAuthentication", "registry",
            "render"]
@@ -45,7 +45,6 @@ SCRAPE_PERMISSION = "storage.view_pool"
 # The summary of job durations covers this many most recently finished jobs.
 RECENT_JOBS = 100
 # The disk inventory's SMART readings: gauge -> (Disk field, multiplier and divisor to the base unit, help).
-# A field the disk model does not have is left out.
 DISK_GAUGES = {
     "calypso_disk_capacity_bytes": ("capacity_bytes", 1, 1, "Drive capacity."),
     "calypso_disk_temperature_celsius": ("temperature_c", 1, 1, "Drive temperature (SMART)."),
@@ -176,40 +175,26 @@ class CalypsoCollector(Collector):
 
     @staticmethod
     def _disks() -> Iterator:
-        """The disk inventory's SMART readings (one query), when the disk model is installed."""
-        try:
-            from apps.monitoring.models import Disk
-        except ImportError:
-            return
-        fields = {f.name for f in Disk._meta.concrete_fields}
-        if not set(DISK_LABELS.values()) <= fields:
-            return
+        """The disk inventory's SMART readings (one query)."""
         labels = list(DISK_LABELS)
-        gauges = {name: spec for name, spec in DISK_GAUGES.items() if spec[0] in fields}
-        families = {name: _gauge(name, spec[3], labels) for name, spec in gauges.items()}
-        has_health = "health" in fields
+        families = {name: _gauge(name, spec[3], labels) for name, spec in DISK_GAUGES.items()}
         health = _gauge("calypso_disk_health", "1 for the disk's SMART health verdict, 0 for the others.",
                         (*labels, "state"))
-        states = [value for value, _ in Disk._meta.get_field("health").choices or []] if has_health else []
-        queryset = Disk.objects.order_by("name")
-        if "gone" in fields:
-            queryset = queryset.filter(gone=False)
-        columns = [*DISK_LABELS.values(), *(spec[0] for spec in gauges.values()), *(["health"] if has_health else [])]
+        columns = [*DISK_LABELS.values(), *(spec[0] for spec in DISK_GAUGES.values()), "health"]
         count = 0
-        for row in queryset.values(*columns):
+        for row in Disk.objects.filter(gone=False).order_by("name").values(*columns):
             count += 1
             values = [row[field] or "" for field in DISK_LABELS.values()]
-            for name, (field, multiplier, divisor, _) in gauges.items():
+            for name, (field, multiplier, divisor, _) in DISK_GAUGES.items():
                 if row[field] is not None:
                     families[name].add_metric(values, row[field] * multiplier / divisor)
-            for state in states or ([row["health"]] if has_health else []):
+            for state in DiskHealth.values:
                 health.add_metric([*values, state], 1 if state == row["health"] else 0)
         disks = _gauge("calypso_disks", "Disks in the inventory (not gone).")
         disks.add_metric([], count)
         yield disks
         yield from families.values()
-        if has_health:
-            yield health
+        yield health
 
     @staticmethod
     def _alerts() -> Iterator:
