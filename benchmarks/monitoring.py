@@ -158,9 +158,21 @@ def measure_collector(work: Path) -> dict:
                 "pool": bool(pool)}
     finally:
         if pool:
-            subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True)
+            _destroy_pool(pool)
         if zfs is not None:
             stop_process(zfs)
+
+
+def _destroy_pool(pool: str) -> None:
+    """zfs-fuse may call a pool busy for a moment after use; a pool left behind would come back UNAVAIL (its
+    image is in a deleted directory) with the next zfs-fuse start."""
+    for _ in range(40):
+        if subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True).returncode == 0:
+            return
+        if subprocess.run(["zpool", "list", pool], capture_output=True).returncode != 0:
+            return
+        time.sleep(0.5)
+    print(f"could not destroy pool {pool}: destroy it by hand (zpool destroy -f {pool})")
 
 
 def measure_scrape() -> dict:
