@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
+    "MAX_IQN_BYTES",
     "format_size",
     "ip_network_or_none",
     "is_unix_user",
@@ -23,6 +24,7 @@ __all__ = [
     "validate_config_path",
     "validate_host_path",
     "validate_hostname",
+    "validate_iqn",
     "validate_property_name",
     "validate_safe_name",
     "validate_snapshot_name",
@@ -186,3 +188,23 @@ def ip_network_or_none(value):
         return ipaddress.ip_network(value, strict=False)
     except ValueError:
         return None
+
+
+MAX_IQN_BYTES = 223
+_IQN = re.compile(r"iqn\.(\d{4})-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+                  r"(:[a-z0-9.:_-]+)?")
+_EUI = re.compile(r"eui\.[0-9A-F]{16}")
+_NAA = re.compile(r"naa\.([0-9A-F]{16}|[0-9A-F]{32})")
+
+
+def validate_iqn(value: str) -> str:
+    """An iSCSI name (iqn., eui. or naa.), as RFC 3720/3721 define them, at most 223 bytes."""
+    ok = isinstance(value, str) and len(value.encode()) <= MAX_IQN_BYTES and (
+        _IQN.fullmatch(value) or _EUI.fullmatch(value.upper() if value.startswith("eui.") else "")
+        or _NAA.fullmatch(value.upper() if value.startswith("naa.") else ""))
+    if not ok:
+        raise ValidationError(
+            _("'%(value)s' is not an iSCSI name: give iqn.YYYY-MM.reversed.domain[:identifier] in lower case "
+              "(e.g. iqn.2026-12.org.example:disk1), eui. and 16 hex digits, or naa. and 16 or 32 hex digits; "
+              "223 bytes at most."), code="invalid_iqn", params={"value": value})
+    return value

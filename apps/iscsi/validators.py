@@ -15,34 +15,16 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.validators import ip_network_or_none
+from apps.core.validators import MAX_IQN_BYTES, ip_network_or_none, validate_iqn
 
 __all__ = ["MAX_IQN_BYTES", "validate_chap_secret", "validate_chap_user", "validate_iqn", "validate_network",
            "validate_serial", "validate_target_name"]
 
-MAX_IQN_BYTES = 223
-_IQN = re.compile(r"iqn\.(\d{4})-(0[1-9]|1[0-2])\.[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
-                  r"(:[a-z0-9.:_-]+)?")
-_EUI = re.compile(r"eui\.[0-9A-F]{16}")
-_NAA = re.compile(r"naa\.([0-9A-F]{16}|[0-9A-F]{32})")
 _CHAP_USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,63}")
 # tgt's own configuration tool hands secrets to a shell (tgt-admin at boot): only characters no shell reads.
 _CHAP_SECRET = re.compile(r"[A-Za-z0-9!+,./:=@^_~-]{12,16}")
 _SERIAL = re.compile(r"[A-Za-z0-9]{1,16}")
 _TARGET_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?")
-
-
-def validate_iqn(value: str) -> str:
-    """An iSCSI name (iqn., eui. or naa.), as RFC 3720/3721 define them, at most 223 bytes."""
-    ok = isinstance(value, str) and len(value.encode()) <= MAX_IQN_BYTES and (
-        _IQN.fullmatch(value) or _EUI.fullmatch(value.upper() if value.startswith("eui.") else "")
-        or _NAA.fullmatch(value.upper() if value.startswith("naa.") else ""))
-    if not ok:
-        raise ValidationError(
-            _("'%(value)s' is not an iSCSI name: give iqn.YYYY-MM.reversed.domain[:identifier] in lower case "
-              "(e.g. iqn.2026-12.org.example:disk1), eui. and 16 hex digits, or naa. and 16 or 32 hex digits; "
-              "223 bytes at most."), code="invalid_iqn", params={"value": value})
-    return value
 
 
 def validate_target_name(value: str) -> str:

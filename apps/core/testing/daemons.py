@@ -37,13 +37,14 @@ class Daemon:
         return self.proc.pid
 
     def stop(self) -> None:
-        """Its own shutdown request when it has one (``extra["stop_argv"]``), else SIGTERM; SIGKILL by PID when
-        it does not go; then the files it leaves behind (``extra["leftovers"]``)."""
+        """Its own shutdown requests when it has them (``extra["stop_commands"]``, in order), else SIGTERM;
+        SIGKILL by PID when it does not go; then the files it leaves behind (``extra["leftovers"]``)."""
         if self.proc.poll() is None:
-            asked = self.extra.get("stop_argv")
+            asked = self.extra.get("stop_commands")
             if asked:
-                done = subprocess.run(asked, capture_output=True, timeout=15, check=False)
-                grace = 5.0 if done.returncode == 0 else 0.1
+                codes = [subprocess.run(argv, capture_output=True, timeout=15, check=False).returncode
+                         for argv in asked]
+                grace = 5.0 if codes[-1] == 0 else 0.1
             else:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.proc.pid, signal.SIGTERM)
@@ -117,7 +118,10 @@ def start_tgtd(home: Path) -> Daemon:
     control, port = _free_tgtd_control_port(), free_port()
     daemon = start_daemon(["tgtd", "-f", "-C", str(control), "--iscsi", f"portal=127.0.0.1:{port}"], port=port,
                           log=home / "tgtd.log")
-    daemon.extra.update(control=control, stop_argv=["tgtadm", "-C", str(control), "--op", "delete", "--mode", "system"],
+    daemon.extra.update(control=control, stop_commands=[
+        # tgtd refuses to shut down while it is ready: offline first
+        ["tgtadm", "-C", str(control), "--op", "update", "--mode", "sys", "--name", "State", "-v", "offline"],
+        ["tgtadm", "-C", str(control), "--op", "delete", "--mode", "system"]],
                         leftovers=[f"/run/tgtd/socket.{control}", f"/run/tgtd/socket.{control}.lock"])
     return daemon
 
