@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "apps.shares",
     "apps.iscsi",
     "apps.monitoring",
+    "apps.tape",
 ]
 
 MIDDLEWARE = [
