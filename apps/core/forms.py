@@ -13,7 +13,8 @@ from rest_framework import relations, serializers
 
 from .errors import BackendError, ServiceError, field_errors
 
-__all__ = ["KeyValueField", "LinesField", "OperationForm", "SuggestedListField", "lines"]
+__all__ = ["KeepSecretsForm", "KeyValueField", "LinesField", "OperationForm", "SuggestedListField", "lines",
+           "secret_box"]
 
 
 def lines(text: str) -> list[str]:
@@ -193,3 +194,34 @@ class OperationForm(forms.Form):
         else:
             self.add_error(None, f"{field}: {message}" if field and field != "non_field_errors" else message)
 
+
+
+def secret_box(help_text: str) -> forms.CharField:
+    """A password box for a stored secret: never filled in with it."""
+    return forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False),
+                           help_text=help_text)
+
+
+class KeepSecretsForm(forms.ModelForm):
+    """A model form whose ``secret_names`` are never shown: an empty box keeps the stored value, and the update
+    sends a secret only when it differs from the one stored (read before the form touched the instance)."""
+
+    secret_names: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stored = {name: (getattr(self.instance, name) if self.instance.pk else "") or ""
+                       for name in self.secret_names}
+
+    def clean(self):
+        data = super().clean()
+        for name in self.secret_names:
+            if not data.get(name):
+                data[name] = self.stored[name]
+        return data
+
+    @property
+    def changed_data(self):
+        changed = super().changed_data
+        return [name for name in changed
+                if name not in self.secret_names or self.cleaned_data.get(name) != self.stored[name]]

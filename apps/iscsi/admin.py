@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import CalypsoModelAdmin, badge
 from apps.core.errors import BackendError, ServiceError
+from apps.core.forms import KeepSecretsForm, secret_box
 from apps.storage.models import Dataset
 
 from . import services
@@ -42,14 +43,12 @@ class GroupForm(forms.ModelForm):
         fields = ("name", "initiators", "networks", "description")
 
 
-class TargetForm(forms.ModelForm):
+class TargetForm(KeepSecretsForm):
     """Secrets are never shown: an empty secret box keeps the stored one (clear the user to turn CHAP off)."""
 
-    chap_secret = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-                                  help_text=_("12 to 16 characters. Empty: keep the current one."))
-    mutual_chap_secret = forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-                                         help_text=_("12 to 16 characters, not the CHAP secret. Empty: keep the "
-                                                     "current one."))
+    secret_names = ("chap_secret", "mutual_chap_secret")
+    chap_secret = secret_box(_("12 to 16 characters. Empty: keep the current one."))
+    mutual_chap_secret = secret_box(_("12 to 16 characters, not the CHAP secret. Empty: keep the current one."))
 
     class Meta:
         model = Target
@@ -62,15 +61,7 @@ class TargetForm(forms.ModelForm):
         for user, secret in (("chap_user", "chap_secret"), ("mutual_chap_user", "mutual_chap_secret")):
             if not data.get(user):
                 data[secret] = ""
-            elif not data.get(secret) and self.instance.pk:
-                data[secret] = getattr(self.instance, secret)
         return data
-
-    @property
-    def changed_data(self):
-        changed = super().changed_data
-        return [n for n in changed if n not in ("chap_secret", "mutual_chap_secret")
-                or self.cleaned_data.get(n) != getattr(self.instance, n, None)]
 
 
 @admin.register(Portal)

@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import CalypsoModelAdmin, badge
+from apps.core.forms import KeepSecretsForm, secret_box
 
 from ..api.channels import with_last_delivery
 from ..choices import SEVERITY_COLORS, DeliveryState
@@ -21,7 +22,6 @@ __all__ = ["DELIVERY_STATE_COLORS", "ChannelForm", "DeliveryAdmin", "Notificatio
 
 DELIVERY_STATE_COLORS = {DeliveryState.PENDING: "grey", DeliveryState.RETRYING: "orange", DeliveryState.SENT: "green",
                          DeliveryState.FAILED: "red", DeliveryState.SUPPRESSED: "blue"}
-SECRETS = NotificationChannel.secret_fields
 RECENT = 10  # messages listed on a channel's page
 
 
@@ -31,17 +31,13 @@ def delivery_badge(state: str | None) -> str:
     return badge(DeliveryState(state).label, DELIVERY_STATE_COLORS.get(state, "grey"))
 
 
-def _secret_box(help_text: str) -> forms.CharField:
-    return forms.CharField(required=False, strip=False, widget=forms.PasswordInput(render_value=False),
-                           help_text=help_text)
-
-
-class ChannelForm(forms.ModelForm):
+class ChannelForm(KeepSecretsForm):
     """Secrets are never shown: an empty box keeps the stored one; the tick box removes it."""
 
-    smtp_password = _secret_box(_("Email: the SMTP user's password. Empty: keep the stored one."))
-    secret = _secret_box(_("Webhook: the HMAC-SHA256 key of the X-Calypso-Signature header. ntfy: an access token. "
-                           "Empty: keep the stored one."))
+    secret_names = NotificationChannel.secret_fields
+    smtp_password = secret_box(_("Email: the SMTP user's password. Empty: keep the stored one."))
+    secret = secret_box(_("Webhook: the HMAC-SHA256 key of the X-Calypso-Signature header. ntfy: an access token. "
+                          "Empty: keep the stored one."))
     url = forms.URLField(required=False, max_length=500, assume_scheme="https",
                          help_text=NotificationChannel._meta.get_field("url").help_text)
     clear_smtp_password = forms.BooleanField(required=False, label=_("Remove the stored SMTP password"))
@@ -53,25 +49,17 @@ class ChannelForm(forms.ModelForm):
                   "smtp_security", "smtp_username", "smtp_password", "url", "secret", "quiet_start", "quiet_end")
         widgets = {"recipients": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.stored = {name: (getattr(self.instance, name) if self.instance.pk else "") or "" for name in SECRETS}
-
     def clean(self):
         data = super().clean()
-        for name in SECRETS:
+        for name in self.secret_names:
             if data.get(f"clear_{name}"):
                 data[name] = ""
-            elif not data.get(name):
-                data[name] = self.stored[name]
         return data
 
     @property
     def changed_data(self):
-        """What the update sends: a secret only when it differs from the stored one, never the tick boxes."""
-        changed = super().changed_data
-        return [name for name in changed if not name.startswith("clear_")
-                and (name not in SECRETS or self.cleaned_data.get(name) != self.stored[name])]
+        """Never the tick boxes: they only change a secret."""
+        return [name for name in super().changed_data if not name.startswith("clear_")]
 
 
 @admin.register(NotificationChannel)
