@@ -1,6 +1,6 @@
 """Host fixtures every app's integration tests share (root and the real tools): one zfs-fuse daemon for the
-run with throwaway pools on sparse files, loop-mounted Btrfs filesystems, and a private sshd on a loopback
-port. Loaded by tests/conftest.py."""
+run with throwaway pools on sparse files, loop-mounted Btrfs filesystems, a private sshd on a loopback
+port, and one live portal (uvicorn + Celery worker) for every live test module. Loaded by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ import pytest
 from apps.core.errors import BackendError
 from apps.core.runner import LocalRunner
 from apps.core.testing import require_root, require_tools
+from apps.core.testing.live import LiveStack, database_url
 from apps.storage.backends.btrfs import BtrfsBackend
 from apps.storage.backends.zfs import ZfsBackend
 
-__all__ = ["BTRFS_IMAGE_BYTES", "BTRFS_LABEL", "SshServer", "btrfs_factory", "btrfs_mount", "ssh_server",
-           "zfs_backend", "zfs_daemon", "zfs_mirror_pool", "zfs_pool_factory"]
+__all__ = ["BTRFS_IMAGE_BYTES", "BTRFS_LABEL", "LIVE_HEARTBEAT_S", "SshServer", "btrfs_factory", "btrfs_mount",
+           "live_stack", "ssh_server", "zfs_backend", "zfs_daemon", "zfs_mirror_pool", "zfs_pool_factory"]
 
 BTRFS_LABEL = "calytest"  # the btrfs_mount fixture's filesystem label
 BTRFS_IMAGE_BYTES = 1 << 30  # and its sparse image (only what is written takes disk space)
+LIVE_HEARTBEAT_S = 0.5  # the live worker's job heartbeat
 
 
 ZFS_PIDFILE = "/run/calypso-test-zfs-fuse.pid"
@@ -220,3 +222,32 @@ def ssh_server(tmp_path_factory) -> Iterator[SshServer]:
         yield SshServer("127.0.0.1", port, host_key, authorized, home)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def live_stack(django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
+    """A real uvicorn server and Celery worker on the test database and Redis, on a queue and channel prefix
+    of their own, started once for the run by the first test that needs it. Test modules use it through
+    ``tests.jobs.test_live.live``, which points this process's Celery and channel layer at it and stops it (by
+    PID) after the last module that needs it; at the latest it stops at the end of the run."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]  # the test database, now that pytest-django created it
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip(f"live tests need PostgreSQL (other processes share the test database), not {db['ENGINE']}")
+    tag = f"calypso-live-{uuid.uuid4().hex[:10]}"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "calypso.settings",
+        "DATABASE_URL": database_url(db),
+        "REDIS_URL": settings.REDIS_URL,
+        "CALYPSO_QUEUE": tag,
+        "CALYPSO_CHANNEL_PREFIX": tag,
+        "CALYPSO_CACHE_PREFIX": tag,
+        "CALYPSO_DATA_DIR": str(settings.DATA_DIR),
+        "CALYPSO_SECRET_KEY": settings.SECRET_KEY,
+        "CALYPSO_JOB_HEARTBEAT_S": str(LIVE_HEARTBEAT_S),
+        "CALYPSO_PROGRESS_PERSIST_S": "0.25",
+        "CALYPSO_LOG_LEVEL": "WARNING",
+    }
+    with LiveStack(env, queue=tag, include=["tests.jobs.live_tasks"]) as stack:
+        yield stack

@@ -1,7 +1,8 @@
 """End to end: a real uvicorn server and Celery worker against the test database and Redis.
 
-One stack serves the whole module. Tests are transactional (committed rows), so the server and the
-worker, which are other processes, see what a test writes and the test sees what they write.
+One stack serves every live module of the run (``live_stack`` in tests/hosts.py). Tests are transactional
+(committed rows), so the server and the worker, which are other processes, see what a test writes and the test
+sees what they write.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import contextlib
 import copy
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -22,42 +22,34 @@ from websockets.sync.client import ClientConnection, connect
 
 import tests.jobs.live_tasks  # noqa: F401 - registers "tests.sleep" in this process too
 from apps.accounts.models import ApiToken
-from apps.core.testing.live import LiveStack, database_url
+from apps.core.testing.live import LiveStack
 from apps.jobs.choices import TERMINAL_STATES, JobState, LogLevel
 from apps.jobs.models import Job
 from apps.jobs.services import enqueue, reap_stale_jobs
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-HEARTBEAT_S = 0.5
-STALE_AFTER_S = 1.5
+STALE_AFTER_S = 1.5  # three of the live worker's heartbeats (LIVE_HEARTBEAT_S in tests/hosts.py)
 IDLE_S = 11  # two rounds of the 5 s Redis read timeouts
 
 
 @pytest.fixture(scope="module")
-def live(django_db_setup, django_db_blocker) -> Iterator[LiveStack]:
-    db = settings.DATABASES["default"]  # the test database, now that pytest-django created it
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip(f"live tests need PostgreSQL (other processes share the test database), not {db['ENGINE']}")
-    tag = f"calypso-live-{uuid.uuid4().hex[:10]}"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "calypso.settings",
-        "DATABASE_URL": database_url(db),
-        "REDIS_URL": settings.REDIS_URL,
-        "CALYPSO_QUEUE": tag,
-        "CALYPSO_CHANNEL_PREFIX": tag,
-        "CALYPSO_CACHE_PREFIX": tag,
-        "CALYPSO_DATA_DIR": str(settings.DATA_DIR),
-        "CALYPSO_SECRET_KEY": settings.SECRET_KEY,
-        "CALYPSO_JOB_HEARTBEAT_S": str(HEARTBEAT_S),
-        "CALYPSO_PROGRESS_PERSIST_S": "0.25",
-        "CALYPSO_LOG_LEVEL": "WARNING",
-    }
+def live(request, live_stack: LiveStack) -> Iterator[LiveStack]:
+    """The run's live stack, with this process's Celery queue and channel prefix pointed at it for the module;
+    stopped after the last module that uses it, so no live worker answers the pings of the tests after it."""
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"].setdefault("CONFIG", {})["prefix"] = tag  # events this process publishes reach the server
-    with override_settings(CELERY_TASK_DEFAULT_QUEUE=tag, CHANNEL_LAYERS=layers), \
-            LiveStack(env, queue=tag, include=["tests.jobs.live_tasks"]) as stack:
-        yield stack
+    layers["default"].setdefault("CONFIG", {})["prefix"] = live_stack.queue  # what this process publishes reaches it
+    with override_settings(CELERY_TASK_DEFAULT_QUEUE=live_stack.queue, CHANNEL_LAYERS=layers):
+        yield live_stack
+    if not _needed_later(request):
+        live_stack.stop()
+
+
+def _needed_later(request) -> bool:
+    """Whether a test after this module's last one uses the live stack."""
+    items = request.session.items
+    mine = [i for i, item in enumerate(items) if getattr(item, "module", None) is request.module]
+    return bool(mine) and any("live_stack" in getattr(item, "fixturenames", ()) for item in items[max(mine) + 1:])
 
 
 def _token(user) -> str:
