@@ -13,8 +13,8 @@ from rest_framework import relations, serializers
 
 from .errors import BackendError, ServiceError, field_errors
 
-__all__ = ["KeepSecretsForm", "KeyValueField", "LinesField", "OperationForm", "SuggestedListField", "lines",
-           "secret_box"]
+__all__ = ["KeepSecretsForm", "KeyValueField", "LinesField", "OperationForm", "SuggestedListField", "TextLinesField",
+           "lines", "secret_box"]
 
 
 def lines(text: str) -> list[str]:
@@ -42,6 +42,20 @@ class LinesField(_ParsedText):
 
     def to_python(self, value):
         return lines(super().to_python(value))
+
+
+class TextLinesField(_ParsedText):
+    """A list of texts, one per line (spaces kept inside a line: a schedule's Run lines, paths)."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 60})
+
+    def prepare_value(self, value):
+        return "\n".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in (super().to_python(value) or "").splitlines() if line.strip()]
 
 
 class KeyValueField(_ParsedText):

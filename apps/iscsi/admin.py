@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin import CalypsoModelAdmin, badge
 from apps.core.errors import BackendError, ServiceError
-from apps.core.forms import KeepSecretsForm, secret_box
+from apps.core.forms import KeepSecretsForm, TextLinesField, secret_box
 from apps.storage.models import Dataset
 
 from . import services
@@ -17,26 +17,9 @@ from .operations import GROUP, LUN, PORTAL, TARGET
 REFUSALS = (ServiceError, BackendError, ValidationError)
 
 
-class LinesField(forms.CharField):
-    """A list edited as one item per line."""
-
-    widget = forms.Textarea(attrs={"rows": 4})
-
-    def prepare_value(self, value):
-        return "\n".join(value) if isinstance(value, list) else value
-
-    def to_python(self, value):
-        if isinstance(value, list):
-            return value
-        return [line.strip() for line in (value or "").splitlines() if line.strip()]
-
-    def has_changed(self, initial, data):
-        return (initial or []) != self.to_python(data)
-
-
 class GroupForm(forms.ModelForm):
-    initiators = LinesField(required=False, help_text=InitiatorGroup._meta.get_field("initiators").help_text)
-    networks = LinesField(required=False, help_text=InitiatorGroup._meta.get_field("networks").help_text)
+    initiators = TextLinesField(required=False, help_text=InitiatorGroup._meta.get_field("initiators").help_text)
+    networks = TextLinesField(required=False, help_text=InitiatorGroup._meta.get_field("networks").help_text)
 
     class Meta:
         model = InitiatorGroup

@@ -202,3 +202,21 @@ def test_nothing_to_do_when_tgtd_already_matches(conf):
     plan = backend(ReplayRunner(), conf).plan(same, host, ["bob", "alice"], None,
                                               {"alice": "secretsecret1", "bob": "mutualsecret1"})
     assert plan.steps == [] and plan.tids == {IQN: 1, "iqn.2026-12.org.calypso:empty": 2}
+
+
+def test_a_virtual_tape_library_on_the_same_tgtd_is_left_alone(conf):
+    """The tape app's libraries (a changer and tape drives) are targets no iSCSI change may remove."""
+    from pathlib import Path
+
+    shown = (Path(__file__).parent.parent / "tape" / "fixtures" / "tgt-vtl-show-target.txt").read_text()
+    shown = shown.split("\n", 1)[1]  # the recording's first line is its command
+    targets = parse_show_target(shown)
+    tape = [t.tid for t in targets if any(lun.kind == "changer" for lun in t.luns)]
+    disks = [t.tid for t in targets if t.tid not in tape]
+    assert tape and disks
+    runner = ReplayRunner().add(SHOW_TARGET, shown).add(SHOW_ACCOUNT, "Account list:\n")
+    for tid in disks:  # the plain disk target beside it, which the configuration no longer has, goes
+        runner.add(("tgtadm", "--lld", "iscsi", "--op", "delete", "--force", "--mode", "target", "--tid", str(tid)))
+    backend(runner, conf).apply(IscsiConfig())
+    deleted = [call[-1] for call in runner.calls if "delete" in call]
+    assert deleted == [str(tid) for tid in disks]

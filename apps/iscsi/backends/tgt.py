@@ -44,6 +44,14 @@ __all__ = ["Step", "TgtBackend", "tgt_acl"]
 Argv = tuple[str, ...]
 
 
+TAPE_LUN_KINDS = frozenset({"changer", "tape"})
+
+
+def _tape_library(target: HostTarget) -> bool:
+    """A virtual tape library (a changer and tape drives, the tape app's): never an iSCSI target to remove."""
+    return any(lun.kind in TAPE_LUN_KINDS for lun in target.luns)
+
+
 @dataclass(frozen=True)
 class Step:
     do: Argv
@@ -163,7 +171,7 @@ class TgtBackend:
             plan.tids[target.iqn] = tid
         wanted = {t.iqn for t in config.targets}
         for have in host:
-            if have.iqn not in wanted:
+            if have.iqn not in wanted and not _tape_library(have):
                 plan.add(self._tgtadm("--op", "delete", "--force", "--mode", "target", "--tid", str(have.tid)),
                          *self._recreate(have, known_secrets))
         for user in accounts:
