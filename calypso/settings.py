@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "apps.iscsi",
     "apps.monitoring",
     "apps.tape",
+    "apps.bacula",
 ]
 
 MIDDLEWARE = [
@@ -284,7 +285,13 @@ SPECTACULAR_SETTINGS = {
         "NotificationChannelKindEnum": "apps.monitoring.choices.ChannelKind",
         "DeliveryStateEnum": "apps.monitoring.choices.DeliveryState",
         "MetricNameEnum": "apps.monitoring.metrics.METRIC_CHOICES",
+        "BaculaJobLevelEnum": "apps.bacula.choices.JobLevel",
+        "BaculaVolumeStatusEnum": "apps.bacula.choices.VolumeStatus",
+        "BaculaJobStatusEnum": "apps.bacula.choices.JobStatus",
         "JobStateEnum": "apps.jobs.choices.JobState",
+        "TapeLibraryKindEnum": "apps.tape.choices.LibraryKind",
+        "TapeMediumKindEnum": "apps.tape.choices.MediumKind",
+        "TapeMediumStateEnum": "apps.tape.choices.MediumState",
     },
 }
 
@@ -353,6 +360,25 @@ CALYPSO_GANESHA_PID_FILE = env("CALYPSO_GANESHA_PID_FILE", default="/run/ganesha
 CALYPSO_ISCSI_BACKEND = env("CALYPSO_ISCSI_BACKEND", default="auto")
 CALYPSO_TGT_CONTROL_PORT = env.int("CALYPSO_TGT_CONTROL_PORT", default=0)
 CALYPSO_SCST_CONF = env("CALYPSO_SCST_CONF", default="/etc/scst.conf")
+# Tape: mhVTL's configuration directory (device.conf, library_contents.<id>), its media home and the command
+# that restarts it; where tgt libraries keep their media files; how long a cleaning cartridge stays loaded.
+CALYPSO_MHVTL_CONFIG_DIR = env("CALYPSO_MHVTL_CONFIG_DIR", default="/etc/mhvtl")
+CALYPSO_MHVTL_HOME = env("CALYPSO_MHVTL_HOME", default="/opt/mhvtl")
+CALYPSO_MHVTL_RESTART = env.list("CALYPSO_MHVTL_RESTART", default=["systemctl", "restart", "mhvtl.target"])
+CALYPSO_TAPE_MEDIA_DIR = env("CALYPSO_TAPE_MEDIA_DIR", default=str(DATA_DIR / "tape"))
+CALYPSO_TAPE_CLEAN_WAIT_S = env.float("CALYPSO_TAPE_CLEAN_WAIT_S", default=120.0)
+# Bacula: "bacula" or "bareos"; the daemons' main configurations (empty: the flavour's own, e.g.
+# /etc/bacula/bacula-dir.conf), which get one include line for Calypso's file; the console's configuration; how
+# the storage daemon (which has no reload) is restarted (empty: it is not); names defined in the main file.
+CALYPSO_BACULA_FLAVOUR = env("CALYPSO_BACULA_FLAVOUR", default="bacula")
+CALYPSO_BACULA_DIR_CONF = env("CALYPSO_BACULA_DIR_CONF", default="")
+CALYPSO_BACULA_SD_CONF = env("CALYPSO_BACULA_SD_CONF", default="")
+CALYPSO_BACULA_CONSOLE_CONF = env("CALYPSO_BACULA_CONSOLE_CONF", default="")
+CALYPSO_BACULA_SD_RESTART = env.list("CALYPSO_BACULA_SD_RESTART", default=["systemctl", "restart", "bacula-sd"])
+CALYPSO_BACULA_CATALOG = env("CALYPSO_BACULA_CATALOG", default="MyCatalog")
+CALYPSO_BACULA_MESSAGES = env("CALYPSO_BACULA_MESSAGES", default="Standard")
+CALYPSO_BACULA_RESTORE_WHERE = env("CALYPSO_BACULA_RESTORE_WHERE", default="/tmp/bacula-restores")
+CALYPSO_BACULA_POLL_S = env.float("CALYPSO_BACULA_POLL_S", default=2.0)
 # Alert notifications: how long one attempt to send may take, how many attempts a message gets and the
 # pause before the second (doubled after each failure); the portal's address for links in the messages.
 CALYPSO_NOTIFY_TIMEOUT_S = env.float("CALYPSO_NOTIFY_TIMEOUT_S", default=10.0)

@@ -14,6 +14,8 @@ api_v1 = [
     path("shares/", include("apps.shares.api.urls")),
     path("iscsi/", include("apps.iscsi.api.urls")),
     path("monitoring/", include("apps.monitoring.api.urls")),
+    path("tape/", include("apps.tape.api.urls")),
+    path("bacula/", include("apps.bacula.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: the page loads its script from the portal, so the Content Security Policy needs no inline code.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

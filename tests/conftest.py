@@ -45,6 +45,11 @@ def _private_host_config(settings, tmp_path_factory):
     settings.CALYPSO_GANESHA_CONF = str(root / "ganesha" / "ganesha.conf")
     settings.CALYPSO_GANESHA_PID_FILE = str(root / "ganesha" / "ganesha.pid")
     settings.CALYPSO_SCST_CONF = str(root / "scst.conf")
+    settings.CALYPSO_BACULA_DIR_CONF = str(root / "bacula" / "bacula-dir.conf")
+    settings.CALYPSO_BACULA_SD_CONF = str(root / "bacula" / "bacula-sd.conf")
+    settings.CALYPSO_BACULA_CONSOLE_CONF = str(root / "bacula" / "bconsole.conf")
+    settings.CALYPSO_BACULA_SD_RESTART = []
+    settings.CALYPSO_MHVTL_CONFIG_DIR = str(root / "mhvtl")
 
 
 @pytest.fixture

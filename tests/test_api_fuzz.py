@@ -18,7 +18,8 @@ import schemathesis
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
+from django.test import override_settings
 from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -94,6 +95,33 @@ def _seed() -> None:
     record([("pool.capacity_pct", "zrectank", 85.0), ("host.cpu_pct", "", 12.5)])
     Alert.objects.create(rule=AlertRule.objects.get(name="Pool capacity above 80 %"), subject="zrectank",
                          state="firing", message="zrectank: 85 %")
+    from apps.tape.backends.mtx_parse import parse_mtx_status  # tape: a changer's recorded inventory
+    from apps.tape.models import Drive as TapeDrive
+    from apps.tape.models import Library, MediaPool, Medium
+    from apps.tape.services import record_inventory
+    from tests.tape.recordings import body
+    changer = Library.objects.create(name="fuzz-changer", kind="physical", changer="/dev/sg6", slots=33, ie_slots=4,
+                                     drive_count=4)
+    record_inventory(changer, parse_mtx_status(body("mtx_status_mhvtl.txt")))
+    TapeDrive.objects.filter(library=changer, number=0).update(device="/dev/nst0", sg_device="/dev/sg2", tapealerts=[
+        {"code": 20, "name": "Clean now", "severity": "critical", "text": "Cleaning required"}], needs_cleaning=True)
+    Library.objects.create(name="fuzz-vtl", kind="mhvtl", mhvtl_id=10, drive_count=2)
+    Library.objects.create(name="fuzz-tgt", kind="tgt", tid=90, iqn="iqn.2026-12.org.calypso:tape.fuzz-tgt",
+                           media_home="/tmp/fuzz-tape")
+    Medium.objects.filter(barcode="SDLT01S3").update(pool=MediaPool.objects.create(name="fuzz-weekly"))
+    Medium.objects.create(barcode="SHELF01L6", state="labelled")
+    from apps.bacula import models as bacula  # Bacula: one of each resource, a job run and a volume
+    storage = bacula.Storage.objects.create(name="FuzzLib", password="sd-director-secret", changer_device="/dev/sg6",
+                                            archive_devices=["/dev/nst0"])
+    bpool = bacula.Pool.objects.create(name="FuzzPool", storage=storage)
+    bjob = bacula.BackupJob.objects.create(
+        name="FuzzJob", client=bacula.Client.objects.create(name="fuzz-fd", address="127.0.0.1",
+                                                            password="fd-director-secret"),
+        fileset=bacula.FileSet.objects.create(name="FuzzSet", include=[dataset.mountpoint]),
+        schedule=bacula.Schedule.objects.create(name="FuzzNightly", runs=["Level=Full sun at 23:05"]),
+        pool=bpool, storage=storage)
+    bacula.JobRun.objects.create(jobid=1, name=bjob.name, job_type="B", level="F", status="T", backup_job=bjob)
+    bacula.Volume.objects.create(name="CAL001L6", pool=bpool, pool_name=bpool.name, status="Append", slot=1)
 
 
 def _aim_at_existing(case) -> None:
@@ -141,9 +169,21 @@ schema = schemathesis.openapi.from_dict(_served_schema(), config=SchemathesisCon
 schema.app = InTransactionApp()
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The seeded objects, made once for the module in a transaction that is rolled back at its end. Each
+    test's own transaction nests in it (a savepoint, rolled back after the test), so every operation still
+    starts from exactly these objects, whatever the one before it created, changed or deleted."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        with override_settings(CALYPSO_ZFS_FLAVOUR="zfs-fuse"):
+            _seed()
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def token_headers(db, settings, admin_user) -> Iterator[dict]:
-    """An administrator's token, seeded objects, a host that refuses every command, no Celery worker (the
+def token_headers(seeded, db, settings, admin_user) -> Iterator[dict]:
+    """An administrator's token, the seeded objects, a host that refuses every command, no Celery worker (the
     health check does not wait for one), and a cache of this test's own: the sign-in throttle and the
     counters of refused requests it fills up are no other test's."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -151,7 +191,6 @@ def token_headers(db, settings, admin_user) -> Iterator[dict]:
     cache.clear()
     settings.CALYPSO_ZFS_FLAVOUR = "zfs-fuse"
     settings.CALYPSO_HEALTH_CELERY_TIMEOUT_S = 0
-    _seed()
     with runner_override(FailingRunner()):
         yield {"Authorization": f"Token {ApiToken.issue(admin_user, 'schema tests')[1]}"}
 

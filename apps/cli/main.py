@@ -474,6 +474,99 @@ def job_cancel(job_id: int) -> None:
               else f"Job {job_id} cancelled")
 
 
+
+# Tape and Bacula ---------------------------------------------------------------------------------------------------
+
+@cli.group()
+def tape() -> None:
+    """Tape libraries, their drives and media."""
+
+
+LIBRARY_COLUMNS: list[Column] = [
+    ("library", lambda r: r["name"]), ("kind", lambda r: r["kind"]), ("slots", lambda r: r["slots"]),
+    ("drives", lambda r: r["drive_count"]), ("changer", lambda r: r.get("changer") or r.get("iqn") or "-"),
+]
+DRIVE_COLUMNS: list[Column] = [
+    ("library", lambda r: r["library_name"]), ("drive", lambda r: r["number"]), ("device", lambda r: r["device"] or "-"),
+    ("loaded", lambda r: "yes" if r["medium"] else "no"), ("clean", lambda r: "needed" if r["needs_cleaning"] else "-"),
+]
+
+
+@tape.command("list")
+@limit_option
+@json_option
+def tape_list(limit: int) -> None:
+    """List the libraries and their drives."""
+    libraries, drives = _rows("/tape/libraries/", None, limit), _rows("/tape/drives/", None, limit)
+    if _state().json:
+        click.echo(as_json({"libraries": libraries, "drives": drives}))
+        return
+    names = {library["id"]: library["name"] for library in libraries}
+    _show_list(libraries, LIBRARY_COLUMNS)
+    click.echo()
+    _show_list([{**d, "library_name": names.get(d["library"], d["library"])} for d in drives], DRIVE_COLUMNS)
+
+
+@cli.group()
+def bacula() -> None:
+    """Bacula backup jobs, the director's job history and its volumes."""
+
+
+BACULA_JOB_COLUMNS: list[Column] = [("job", lambda r: r["name"]), ("level", lambda r: r["level"]),
+                                    ("client", lambda r: r["client"]), ("pool", lambda r: r["pool"])]
+HISTORY_COLUMNS: list[Column] = [
+    ("jobid", lambda r: r["jobid"]), ("name", lambda r: r["name"]), ("type", lambda r: r["job_type"]),
+    ("level", lambda r: r["level"]), ("status", lambda r: r["status"]), ("files", lambda r: r["files"]),
+    ("size", lambda r: size(r["bytes"])), ("started", lambda r: when(r["started_at"]) if r["started_at"] else "-"),
+]
+VOLUME_COLUMNS: list[Column] = [
+    ("volume", lambda r: r["name"]), ("pool", lambda r: r["pool_name"]), ("status", lambda r: r["status"]),
+    ("slot", lambda r: r["slot"]), ("in changer", lambda r: "yes" if r["in_changer"] else "no"),
+    ("size", lambda r: size(r["bytes"])),
+]
+
+
+@bacula.command("list")
+@limit_option
+@json_option
+def bacula_list(limit: int) -> None:
+    """List the backup jobs."""
+    _show_list(_rows("/bacula/jobs/", {"ordering": "name"}, limit), BACULA_JOB_COLUMNS)
+
+
+@bacula.command("history")
+@limit_option
+@json_option
+def bacula_history(limit: int) -> None:
+    """The director's job history, newest first (as last read: `calypso bacula history --refresh`)."""
+    _show_list(_rows("/bacula/history/", {"ordering": "-jobid"}, limit), HISTORY_COLUMNS)
+
+
+@bacula.command("volumes")
+@limit_option
+@json_option
+def bacula_volumes(limit: int) -> None:
+    """The catalog's volumes."""
+    _show_list(_rows("/bacula/volumes/", {"ordering": "name"}, limit), VOLUME_COLUMNS)
+
+
+@bacula.command("run")
+@click.argument("name")
+@click.option("--level", type=click.Choice(["Full", "Differential", "Incremental"]), help="Default: the job's own.")
+@click.option("--follow/--no-follow", default=True, show_default=True, help="Follow the job to its end.")
+@click.pass_context
+def bacula_run(ctx: click.Context, name: str, level: str | None, follow: bool) -> None:
+    """Run a backup job now, e.g. `calypso bacula run ProjectsNightly --level Full`."""
+    found = _named("/bacula/jobs/", name, "backup job")
+    client = _state().client()
+    job = client.post(f"/bacula/jobs/{found['id']}/run/", {"level": level or ""}) or {}
+    if not follow or _state().json:
+        _show_one(job, f"Job {job.get('id')} queued: {name}")
+        return
+    view = ProgressView(sys.stdout, tty=sys.stdout.isatty(), show_log=True)
+    final = follow_job(client, job["id"], view, warn=lambda message: click.echo(message, err=True))
+    ctx.exit(0 if final == SUCCEEDED else 1)
+
 def main() -> None:
     """The ``calypso`` entry point (also ``python -m apps.cli``)."""
     cli.main(prog_name="calypso")

@@ -75,6 +75,7 @@ class EventKind(models.TextChoices):
     POOL_APPEARED = "pool_appeared", _("Pool appeared")
     SYNC_FAILED = "sync_failed", _("Could not be read")
     BACKUP_FAILED = "backup_failed", _("Backup or restore drill failed")
+    TAPE_ALERT = "tape_alert", _("Tape drive alert")
 
 
 class EventSeverity(models.TextChoices):

@@ -178,6 +178,17 @@ class PhysicalLibraryBackend:
         """Erase the tape from where it stands: the whole of it (long), or only write an end of data (quick)."""
         self._call(["mt", "-f", validate_tape_device(device), "erase", "0" if quick else "1"], MT_TIMEOUT)
 
+    def write_record(self, device: str, source: str, size: int) -> None:
+        """Write the first ``size`` bytes of file ``source`` as one tape block where the tape stands (``dd``)."""
+        if not isinstance(source, str) or not re.fullmatch(r"/[A-Za-z0-9._/+-]{1,255}", source) or ".." in source:
+            raise BackendError(f"not a plain absolute file path: {source!r}")
+        _number(size, 1, 1 << 20, "a block size")
+        self._call(["dd", f"if={source}", f"of={validate_tape_device(device)}", f"bs={size}", "count=1"], MT_TIMEOUT)
+
+    def write_filemark(self, device: str) -> None:
+        """Write a filemark where the tape stands (``mt weof``)."""
+        self._call(["mt", "-f", validate_tape_device(device), "weof"], MT_TIMEOUT)
+
     def tape_alerts(self, device: str) -> tuple[TapeAlert, ...]:
         """The TapeAlert flags the drive has set (log page 0x2e), each with its severity."""
         return parse_tapealert(self._call(["sg_logs", "-p", "0x2e", _path(device, _ANY_SCSI, "tape drive")]))
