@@ -369,12 +369,13 @@ CALYPSO_TAPE_MEDIA_DIR = env("CALYPSO_TAPE_MEDIA_DIR", default=str(DATA_DIR / "t
 CALYPSO_TAPE_CLEAN_WAIT_S = env.float("CALYPSO_TAPE_CLEAN_WAIT_S", default=120.0)
 # Bacula: "bacula" or "bareos"; the daemons' main configurations (empty: the flavour's own, e.g.
 # /etc/bacula/bacula-dir.conf), which get one include line for Calypso's file; the console's configuration; how
-# the storage daemon (which has no reload) is restarted (empty: it is not); names defined in the main file.
+# the storage daemon (which has no reload) is restarted (comma-separated argv; empty: it is not; unset: systemctl
+# when systemd runs, else its init script); names defined in the main file.
 CALYPSO_BACULA_FLAVOUR = env("CALYPSO_BACULA_FLAVOUR", default="bacula")
 CALYPSO_BACULA_DIR_CONF = env("CALYPSO_BACULA_DIR_CONF", default="")
 CALYPSO_BACULA_SD_CONF = env("CALYPSO_BACULA_SD_CONF", default="")
 CALYPSO_BACULA_CONSOLE_CONF = env("CALYPSO_BACULA_CONSOLE_CONF", default="")
-CALYPSO_BACULA_SD_RESTART = env.list("CALYPSO_BACULA_SD_RESTART", default=["systemctl", "restart", "bacula-sd"])
+CALYPSO_BACULA_SD_RESTART = env.list("CALYPSO_BACULA_SD_RESTART", default=None)  # None: systemd, else init.d
 CALYPSO_BACULA_CATALOG = env("CALYPSO_BACULA_CATALOG", default="MyCatalog")
 CALYPSO_BACULA_MESSAGES = env("CALYPSO_BACULA_MESSAGES", default="Standard")
 CALYPSO_BACULA_RESTORE_WHERE = env("CALYPSO_BACULA_RESTORE_WHERE", default="/tmp/bacula-restores")

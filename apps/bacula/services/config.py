@@ -27,7 +27,7 @@ from ..backends import base, config, get_console
 from ..models import BackupJob, Client, FileSet, Pool, Schedule, Storage
 
 __all__ = ["BACULA_LOCK", "MASK", "RESTORE_JOB", "apply_director", "apply_storage", "director_resources",
-           "flavour", "generated", "include_path", "main_conf", "storage_resources"]
+           "flavour", "generated", "include_path", "main_conf", "sd_restart_argv", "storage_resources"]
 
 BACULA_LOCK = "bacula"
 RESTORE_JOB = "Calypso-Restore"
@@ -159,8 +159,22 @@ def apply_director(*, exclude: Any = None, force: bool = False, runner: Runner |
                    activate=lambda: get_console(runner).reload(), mode=0o640, force=force).changed
 
 
+def sd_restart_argv() -> list[str]:
+    """How the storage daemon is restarted: ``CALYPSO_BACULA_SD_RESTART``, else through systemd when it runs, else
+    the init script; [] when there is neither (the file is then checked and installed, and read at its next
+    start)."""
+    configured = settings.CALYPSO_BACULA_SD_RESTART
+    if configured is not None:
+        return list(configured)
+    unit = flavour().sd_binary
+    if Path("/run/systemd/system").is_dir():
+        return ["systemctl", "restart", unit]
+    script = Path("/etc/init.d") / unit
+    return [str(script), "restart"] if script.exists() else []
+
+
 def _restart_sd(runner: Runner) -> None:
-    argv = list(settings.CALYPSO_BACULA_SD_RESTART)
+    argv = sd_restart_argv()
     if not argv:
         return
     try:
