@@ -117,3 +117,16 @@ def test_passwords_are_never_returned(resources, admin_user, client_for):
     for url in ("clients/", "storage/"):
         rows = api.get(API + url).json()["results"]
         assert rows and all("password" not in row for row in rows)
+
+
+def test_the_flavours_own_paths_are_the_defaults(settings):
+    from apps.bacula.backends import get_console
+    from apps.bacula.services.config import main_conf, sd_restart_argv
+
+    settings.CALYPSO_BACULA_CONSOLE_CONF = settings.CALYPSO_BACULA_DIR_CONF = ""
+    settings.CALYPSO_BACULA_SD_RESTART = ["/bin/true"]
+    assert get_console().config == "/etc/bacula/bconsole.conf" and str(main_conf("dir")) == "/etc/bacula/bacula-dir.conf"
+    assert sd_restart_argv() == ["/bin/true"]
+    settings.CALYPSO_BACULA_FLAVOUR = "bareos"
+    assert get_console().config == "/etc/bareos/bconsole.conf" and str(main_conf("dir")) == "/etc/bareos/bareos-dir.conf"
+    assert sd_restart_argv() == ["/bin/true"] and get_console().flavour.dir_binary == "bareos-dir"

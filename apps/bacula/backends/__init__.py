@@ -26,5 +26,5 @@ def get_console(runner: Runner | None = None) -> Console:
     from django.conf import settings
 
     flavour = get_flavour()
-    config = getattr(settings, "CALYPSO_BACULA_CONSOLE_CONF", f"{flavour.config_dir}/bconsole.conf")
+    config = getattr(settings, "CALYPSO_BACULA_CONSOLE_CONF", "") or f"{flavour.config_dir}/bconsole.conf"
     return Console(runner or get_runner(), config, flavour)

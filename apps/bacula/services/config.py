@@ -24,18 +24,15 @@ from apps.core.errors import BackendError
 from apps.core.runner import CommandError, Runner, get_runner
 
 from ..backends import base, config, get_console
+from ..backends import get_flavour as flavour
 from ..models import BackupJob, Client, FileSet, Pool, Schedule, Storage
 
 __all__ = ["BACULA_LOCK", "MASK", "RESTORE_JOB", "apply_director", "apply_storage", "director_resources",
-           "flavour", "generated", "include_path", "main_conf", "sd_restart_argv", "storage_resources"]
+           "generated", "include_path", "main_conf", "sd_restart_argv", "storage_resources"]
 
 BACULA_LOCK = "bacula"
 RESTORE_JOB = "Calypso-Restore"
 MASK = "********"
-
-
-def flavour() -> base.Flavour:
-    return base.FLAVOURS[settings.CALYPSO_BACULA_FLAVOUR]
 
 
 def main_conf(daemon: str) -> Path:
