@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from .errors import BackendError
 
-__all__ = ["Installed", "host_lock", "install", "integration_path"]
+__all__ = ["Installed", "host_lock", "install", "integration_path", "traversable"]
 
 HEADER = "# Written by Calypso from its database: changes made here are replaced on the next change.\n"
 
@@ -47,13 +47,28 @@ def host_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def traversable(path: Path) -> None:
+    """Let a daemon that runs under its own user reach ``path`` (a directory under Calypso's integrations
+    directory): it and the directories above it, up to the integrations directory's parent, get search
+    permission for everyone (0711: reachable by name, not listable). The files keep their own modes."""
+    top = Path(settings.CALYPSO_INTEGRATIONS_DIR).parent
+    path = Path(path)
+    if not path.is_relative_to(Path(settings.CALYPSO_INTEGRATIONS_DIR)):
+        raise ValueError(f"{path} is not under {settings.CALYPSO_INTEGRATIONS_DIR}")
+    path.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for directory in (path, *path.parents):
+        directory.chmod(directory.stat().st_mode & 0o7777 | 0o011)
+        if directory == top:
+            break
+
+
 @dataclass(frozen=True)
 class Installed:
     path: Path
     changed: bool  # False: the file already said exactly this (nothing was written or reloaded)
 
 
-def _write(path: Path, text: str, mode: int, *, durable: bool = True) -> None:
+def _write(path: Path, text: str, mode: int, *, durable: bool = True, owner: tuple[int, int] | None = None) -> None:
     tmp = path.with_name(f".{path.name}.calypso-tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
@@ -62,6 +77,8 @@ def _write(path: Path, text: str, mode: int, *, durable: bool = True) -> None:
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
+        if owner is not None:
+            os.chown(tmp, *owner)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -70,10 +87,12 @@ def _write(path: Path, text: str, mode: int, *, durable: bool = True) -> None:
 
 
 def install(path: Path, text: str, *, validate: Callable[[Path], None] | None = None,
-            activate: Callable[[], None] | None = None, mode: int = 0o644, force: bool = False) -> Installed:
+            activate: Callable[[], None] | None = None, mode: int = 0o644, force: bool = False,
+            owner: tuple[int, int] | None = None) -> Installed:
     """Put ``text`` in ``path`` the safe way (see the module's docstring). ``validate(candidate)`` checks the
     candidate file before it replaces anything; ``activate()`` makes the service read the new file. Both
-    raise ``BackendError`` on refusal. ``force`` activates even when the text is unchanged."""
+    raise ``BackendError`` on refusal. ``force`` activates even when the text is unchanged. ``owner`` (uid, gid)
+    for a file a daemon reads under its own user (Bacula's run as ``bacula``): see ``traversable``."""
     path = Path(path)
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     previous = path.read_text(encoding="utf-8") if path.exists() else None
@@ -91,23 +110,24 @@ def install(path: Path, text: str, *, validate: Callable[[Path], None] | None = 
                                argv=exc.argv, returncode=exc.returncode) from exc
         finally:
             candidate.unlink(missing_ok=True)
-    _write(path, text, mode)
+    _write(path, text, mode, owner=owner)
     if activate is None:
         return Installed(path, changed=True)
     try:
         activate()
     except BackendError as exc:
-        _restore(path, previous, activate, mode)
+        _restore(path, previous, activate, mode, owner)
         raise BackendError(_("Activating the new configuration failed: %(why)s. The previous configuration was put "
                              "back in %(path)s.") % {"why": exc.message.strip().rstrip("."), "path": path},
                            argv=exc.argv, returncode=exc.returncode) from exc
     return Installed(path, changed=True)
 
 
-def _restore(path: Path, previous: str | None, activate: Callable[[], None], mode: int) -> None:
+def _restore(path: Path, previous: str | None, activate: Callable[[], None], mode: int,
+             owner: tuple[int, int] | None = None) -> None:
     if previous is None:
         path.unlink(missing_ok=True)
     else:
-        _write(path, previous, mode)
+        _write(path, previous, mode, owner=owner)
     with contextlib.suppress(BackendError):  # the service may be down altogether: the file is what we can mend
         activate()

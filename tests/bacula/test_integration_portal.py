@@ -7,7 +7,9 @@ director refuses leaves the old configuration in force and the answer says what 
 from __future__ import annotations
 
 import filecmp
+import grp
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,9 @@ def portal(bacula_stack, settings, admin_user, token_client_for):
     (vc / "barcodes").write_text("".join(f"{i}:{code}\n" for i, code in enumerate(BARCODES, start=1)))
     for i in range(1, 5):
         (vc / f"slot{i}").touch()
+    for conf in (stack.dir_conf, stack.sd_conf):  # as packaged: root:bacula 0640, read by the daemons' own user
+        os.chown(conf, 0, grp.getgrnam("bacula").gr_gid)
+        conf.chmod(0o640)
     stack.start("fd", "dir")  # the storage daemon starts once it has a device
     return stack, token_client_for(admin_user), root, vc
 
@@ -104,6 +109,13 @@ def test_backup_and_restore_through_the_portal(portal):
     stack.restart_sd()  # the storage daemon has no reload: Calypso restarts it (here the test does)
     assert "Autochanger {" in include_path("sd").read_text() and SD_PASSWORD not in api.get(
         f"{API}storage/generated-config/").content.decode()
+    bacula_gid = grp.getgrnam("bacula").gr_gid
+    for daemon, main in (("dir", stack.dir_conf), ("sd", stack.sd_conf)):  # the daemons' user can still read both
+        assert (main.stat().st_gid, stat.S_IMODE(main.stat().st_mode)) == (bacula_gid, 0o640)
+        include = include_path(daemon)
+        assert (include.stat().st_uid, include.stat().st_gid, stat.S_IMODE(include.stat().st_mode)) == (
+            0, bacula_gid, 0o640)
+        assert all(d.stat().st_mode & 0o011 == 0o011 for d in (include.parent, include.parent.parent))
     pool = _made(api, "pools/", {"name": "TapePool", "storage": storage["id"]})
     spare = _made(api, "pools/", {"name": "Spare"})
     client = _made(api, "clients/", {"name": "calypso-fd", "address": "127.0.0.1", "port": FD_PORT,

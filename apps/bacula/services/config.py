@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from apps.core.configfiles import HEADER, install, integration_path
+from apps.core.configfiles import HEADER, install, integration_path, traversable
 from apps.core.errors import BackendError
 from apps.core.runner import CommandError, Runner, get_runner
 
@@ -137,14 +137,22 @@ def _checker(daemon: str, runner: Runner):
     return validate
 
 
+def _owners(daemon: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(the main file's owner, the include file's): the daemon runs as its own user (``bacula``), which reads
+    both through the main file's group; the include file belongs to root."""
+    stat = main_conf(daemon).stat()
+    return (stat.st_uid, stat.st_gid), (0, stat.st_gid)
+
+
 def _ensure_main_includes(daemon: str) -> None:
     text = _with_include(daemon)
-    main = main_conf(daemon)
+    main, include = main_conf(daemon), include_path(daemon)
+    main_owner, include_owner = _owners(daemon)
+    traversable(include.parent)
+    if not include.exists():  # the line must not point at a missing file, even for a moment
+        install(include, HEADER, mode=0o640, owner=include_owner)
     if text != main.read_text(encoding="utf-8"):
-        include = include_path(daemon)
-        if not include.exists():  # the line must not point at a missing file, even for a moment
-            install(include, HEADER, mode=0o640)
-        install(main, text, mode=main.stat().st_mode & 0o777)
+        install(main, text, mode=main.stat().st_mode & 0o777, owner=main_owner)
 
 
 def apply_director(*, exclude: Any = None, force: bool = False, runner: Runner | None = None) -> bool:
@@ -153,7 +161,8 @@ def apply_director(*, exclude: Any = None, force: bool = False, runner: Runner |
     _ensure_main_includes("dir")
     text = config.render_director(director_resources(exclude=exclude))
     return install(include_path("dir"), text, validate=_checker("dir", runner),
-                   activate=lambda: get_console(runner).reload(), mode=0o640, force=force).changed
+                   activate=lambda: get_console(runner).reload(), mode=0o640, force=force,
+                   owner=_owners("dir")[1]).changed
 
 
 def sd_restart_argv() -> list[str]:
@@ -187,7 +196,7 @@ def apply_storage(*, exclude: Any = None, force: bool = False, runner: Runner | 
     _ensure_main_includes("sd")
     text = config.render_storage(storage_resources(exclude=exclude))
     return install(include_path("sd"), text, validate=_checker("sd", runner), activate=lambda: _restart_sd(runner),
-                   mode=0o640, force=force).changed
+                   mode=0o640, force=force, owner=_owners("sd")[1]).changed
 
 
 def generated(*, actor=None) -> dict:
