@@ -32,6 +32,39 @@ class JobLevel(models.TextChoices):
     INCREMENTAL = "Incremental", _("Incremental")
 
 
+class RunLevel(models.TextChoices):
+    """The director's one-letter job level."""
+
+    FULL = "F", _("Full")
+    INCREMENTAL = "I", _("Incremental")
+    DIFFERENTIAL = "D", _("Differential")
+    SINCE = "S", _("Since")
+    VIRTUAL_FULL = "f", _("Virtual full")
+    BASE = "B", _("Base")
+    VERIFY_CATALOG = "C", _("Verify catalog")
+    VERIFY_VOLUME = "V", _("Verify volume to catalog")
+    VERIFY_DISK = "d", _("Verify disk to catalog")
+    VERIFY_DATA = "A", _("Verify data")
+    NONE = " ", _("None")
+
+
+class JobType(models.TextChoices):
+    """The director's one-letter job type."""
+
+    BACKUP = "B", _("Backup")
+    RESTORE = "R", _("Restore")
+    VERIFY = "V", _("Verify")
+    ADMIN = "D", _("Admin")
+    COPY = "c", _("Copy")
+    COPY_JOB = "C", _("Copy (job)")
+    MIGRATE = "g", _("Migration")
+    MIGRATE_JOB = "M", _("Migrated job")
+    ARCHIVE = "A", _("Archive")
+    CONSOLE = "U", _("Console")
+    SYSTEM = "I", _("System")
+    SCAN = "S", _("Scan")
+
+
 class PoolType(models.TextChoices):
     BACKUP = "Backup", _("Backup")
     SCRATCH = "Scratch", _("Scratch")

@@ -18,7 +18,7 @@ from apps.core.models import CalypsoModel
 from apps.core.validators import validate_host_path, validate_hostname
 
 from . import validators as v
-from .choices import Compression, JobLevel, JobStatus, PoolType, Signature, VolumeStatus
+from .choices import Compression, JobLevel, JobStatus, JobType, PoolType, RunLevel, Signature, VolumeStatus
 
 __all__ = ["BackupJob", "Client", "FileSet", "JobRun", "Pool", "Schedule", "Storage", "Volume"]
 
@@ -212,8 +212,8 @@ class JobRun(CalypsoModel):
 
     jobid = models.PositiveBigIntegerField(unique=True)
     name = models.CharField(max_length=127)
-    job_type = models.CharField(max_length=4, blank=True)
-    level = models.CharField(max_length=16, blank=True)
+    job_type = models.CharField(max_length=4, choices=JobType.choices, blank=True)
+    level = models.CharField(max_length=16, choices=RunLevel.choices, blank=True)
     status = models.CharField(max_length=2, choices=JobStatus.choices, blank=True)
     client = models.CharField(max_length=127, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

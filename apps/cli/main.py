@@ -512,8 +512,11 @@ def bacula() -> None:
     """Bacula backup jobs, the director's job history and its volumes."""
 
 
-BACULA_JOB_COLUMNS: list[Column] = [("job", lambda r: r["name"]), ("level", lambda r: r["level"]),
-                                    ("client", lambda r: r["client"]), ("pool", lambda r: r["pool"])]
+BACULA_JOB_COLUMNS: list[Column] = [
+    ("job", lambda r: r["name"]), ("level", lambda r: r["level"]), ("client", lambda r: r["client_name"]),
+    ("fileset", lambda r: r["fileset_name"]), ("schedule", lambda r: r["schedule_name"] or "by hand"),
+    ("pool", lambda r: r["pool_name"]), ("storage", lambda r: r["storage_name"]),
+]
 HISTORY_COLUMNS: list[Column] = [
     ("jobid", lambda r: r["jobid"]), ("name", lambda r: r["name"]), ("type", lambda r: r["job_type"]),
     ("level", lambda r: r["level"]), ("status", lambda r: r["status"]), ("files", lambda r: r["files"]),

@@ -80,11 +80,16 @@ class BaculaJobSerializer(serializers.ModelSerializer):
                                       allow_null=True)
     pool = RestrictedRelatedField(queryset=Pool.objects.all(), action="view")
     storage = RestrictedRelatedField(queryset=Storage.objects.all(), action="view")
+    client_name = serializers.CharField(source="client.name", read_only=True)
+    fileset_name = serializers.CharField(source="fileset.name", read_only=True)
+    schedule_name = serializers.CharField(source="schedule.name", read_only=True, allow_null=True, default=None)
+    pool_name = serializers.CharField(source="pool.name", read_only=True)
+    storage_name = serializers.CharField(source="storage.name", read_only=True)
 
     class Meta:
         model = BackupJob
-        fields = ("id", "name", "client", "fileset", "schedule", "pool", "storage", "level", "priority",
-                  "description", *STAMPS)
+        fields = ("id", "name", "client", "client_name", "fileset", "fileset_name", "schedule", "schedule_name",
+                  "pool", "pool_name", "storage", "storage_name", "level", "priority", "description", *STAMPS)
         read_only_fields = STAMPS
 
 

@@ -24,7 +24,7 @@ StorageViewSet = _viewset("StorageViewSet", Storage.objects.all(), serializers.B
                           filters.StorageFilterSet, operations.STORAGE)
 PoolViewSet = _viewset("PoolViewSet", Pool.objects.all(), serializers.BaculaPoolSerializer, filters.PoolFilterSet,
                        operations.POOL)
-JobViewSet = _viewset("JobViewSet", BackupJob.objects.all(), serializers.BaculaJobSerializer, filters.JobFilterSet,
+JobViewSet = _viewset("JobViewSet", BackupJob.objects.select_related("client", "fileset", "schedule", "pool", "storage"), serializers.BaculaJobSerializer, filters.JobFilterSet,
                       operations.JOB)
 JobRunViewSet = _viewset("JobRunViewSet", JobRun.objects.all(), serializers.BaculaJobRunSerializer,
                          filters.JobRunFilterSet, operations.JOBRUN, ordering=("jobid", "started_at", "bytes"))
