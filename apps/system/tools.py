@@ -52,7 +52,12 @@ TOOLS: tuple[Tool, ...] = (
     Tool("scstadmin", "iscsi", "scstadmin", None, "install SCST from its project packages (scstadmin)"),
     Tool("mtx", "tape", "mtx", None),
     Tool("mt", "tape", "mt-st", None),
-    Tool("bconsole", "backup", "bacula-console", None),
+    Tool("lsscsi", "tape", "lsscsi", ("lsscsi", "--version")),
+    Tool("sg_logs", "tape", "sg3-utils", None),
+    Tool("bconsole", "bacula", "bacula-console", None),
+    Tool("bacula-dir", "bacula", "bacula-director", None, "apt-get install bacula-director-sqlite3 bacula-director "
+         "(or bareos-director for Bareos)"),
+    Tool("bacula-sd", "bacula", "bacula-sd", None),
     Tool("restic", "backup", "restic", ("restic", "version")),
     Tool("ssh", "fleet", "openssh-client", ("ssh", "-V")),
     Tool("zstd", "backup", "zstd", ("zstd", "--version")),
