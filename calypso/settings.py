@@ -364,7 +364,7 @@ CALYPSO_SCST_CONF = env("CALYPSO_SCST_CONF", default="/etc/scst.conf")
 # that restarts it; where tgt libraries keep their media files; how long a cleaning cartridge stays loaded.
 CALYPSO_MHVTL_CONFIG_DIR = env("CALYPSO_MHVTL_CONFIG_DIR", default="/etc/mhvtl")
 CALYPSO_MHVTL_HOME = env("CALYPSO_MHVTL_HOME", default="/opt/mhvtl")
-CALYPSO_MHVTL_RESTART = env.list("CALYPSO_MHVTL_RESTART", default=["systemctl", "restart", "mhvtl.target"])
+CALYPSO_MHVTL_RESTART = env.list("CALYPSO_MHVTL_RESTART", default=None)  # None: its service (systemd or init.d)
 CALYPSO_TAPE_MEDIA_DIR = env("CALYPSO_TAPE_MEDIA_DIR", default=str(DATA_DIR / "tape"))
 CALYPSO_TAPE_CLEAN_WAIT_S = env.float("CALYPSO_TAPE_CLEAN_WAIT_S", default=120.0)
 # Bacula: "bacula" or "bareos"; the daemons' main configurations (empty: the flavour's own, e.g.

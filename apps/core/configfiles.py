@@ -23,8 +23,9 @@ from django.utils.translation import gettext as _
 
 from .errors import BackendError
 
-__all__ = ["Installed", "host_lock", "install", "integration_path", "traversable"]
+__all__ = ["Installed", "host_lock", "install", "integration_path", "service_argv", "traversable"]
 
+SYSTEMD_RUN, INIT_D = Path("/run/systemd/system"), Path("/etc/init.d")  # how host services are run here
 HEADER = "# Written by Calypso from its database: changes made here are replaced on the next change.\n"
 
 
@@ -45,6 +46,17 @@ def host_lock(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def service_argv(action: str, unit: str, *, script: str | None = None) -> list[str]:
+    """The command that starts, stops or restarts a host service: ``systemctl`` when systemd runs, else its init
+    script (``script``, default ``/etc/init.d/<unit>`` without a systemd suffix); [] when there is neither."""
+    if action not in ("start", "stop", "restart", "reload"):
+        raise ValueError(f"not a service action: {action!r}")
+    if SYSTEMD_RUN.is_dir():
+        return ["systemctl", action, unit]
+    path = INIT_D / (script or unit.split(".", 1)[0])  # mhvtl.target -> /etc/init.d/mhvtl
+    return [str(path), action] if path.exists() else []
 
 
 def traversable(path: Path) -> None:

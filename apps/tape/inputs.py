@@ -9,8 +9,9 @@ from apps.core.serializers import RestrictedRelatedField
 from .backends.base import MAX_DRIVES, MAX_IE, MAX_SLOTS
 from .models import Library, MediaPool
 
-__all__ = ["TapeDiscoverOutput", "TapeDriveCleanInput", "TapeExportInput", "TapeImportInput", "TapeLoadInput", "TapeMediumEraseInput",
-           "TapeMediumLabelInput", "TapePreviewInput", "TapePreviewOutput", "TapeTransferInput", "TapeUnloadInput"]
+__all__ = ["TapeDiscoverOutput", "TapeDriveCleanInput", "TapeExportInput", "TapeImportInput", "TapeLoadInput",
+           "TapeMediumEraseInput", "TapeMediumLabelInput", "TapePreviewInput", "TapePreviewOutput", "TapeServiceInput",
+           "TapeServiceOutput", "TapeTransferInput", "TapeUnloadInput"]
 
 MAX_SLOT = MAX_SLOTS + MAX_IE
 
@@ -75,6 +76,16 @@ class TapeMediumEraseInput(serializers.Serializer):
 
 class TapeDriveCleanInput(serializers.Serializer):
     barcode = _barcode(_("The cleaning cartridge to use; empty: the first with uses left."))
+
+
+class TapeServiceInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=(("start", _("Start")), ("stop", _("Stop")), ("restart", _("Restart"))),
+                                     help_text=_("Stop takes every mhVTL library offline, not only this one."))
+
+
+class TapeServiceOutput(serializers.Serializer):
+    action = serializers.CharField()
+    command = serializers.CharField(help_text=_("What ran."))
 
 
 class TapePreviewInput(serializers.Serializer):

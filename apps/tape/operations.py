@@ -42,6 +42,10 @@ LIBRARY = Operations(
     Operation("discover", services.discover, detail=False, permission="discover", output=inputs.TapeDiscoverOutput,
               label=_("Discover"), example={},
               help=_("Find the changers and tape drives of this host (lsscsi -g) and add their libraries.")),
+    Operation("service", services.mhvtl_service, input=inputs.TapeServiceInput, output=inputs.TapeServiceOutput,
+              permission="change", when=lambda library: library.kind == LibraryKind.MHVTL, label=_("mhVTL service"),
+              example={"action": "restart"},
+              help=_("Start, stop or restart mhVTL through its service (systemd's mhvtl.target, or its init script).")),
     Operation("preview", services.preview, input=inputs.TapePreviewInput, output=inputs.TapePreviewOutput, method="get",
               detail=False, permission="view", label=_("Generated configuration"),
               help=_("What the virtual libraries make the host read and run: mhVTL's device.conf and "

@@ -88,10 +88,34 @@ def test_a_failed_restart_leaves_no_file_and_no_library(api, replay):
     for code, kind in (("CAL001L6", "data"), ("CAL002L6", "data"), ("CLN001L1", "clean")):
         replay.add(_mktape(code, kind))
     replay.add(RESTART, stderr="Job for mhvtl.target failed.", returncode=1)
+    removed = [("rm", "-rf", "--", f"/opt/mhvtl/{code}") for code in ("CLN001L1", "CAL002L6", "CAL001L6")]
+    for argv in removed:
+        replay.add(argv)
     response = api.post(API, VTL1, format="json")
     assert response.status_code == 409 and "mhvtl.target failed" in response.json()["error"]["message"]
     assert not Library.objects.exists() and not Medium.objects.exists()
     assert not (_etc() / "device.conf").exists() and not (_etc() / "library_contents.10").exists()
+    assert replay.calls[-3:] == removed  # the media made are removed, newest first
+
+
+def test_mhvtl_is_started_and_stopped_through_its_service(vtl1, api, replay, settings, monkeypatch, tmp_path):
+    from apps.core import configfiles
+
+    url = f"{API}{vtl1.pk}/service/"
+    replay.calls.clear()
+    assert api.post(url, {"action": "restart"}, format="json").json()["command"] == " ".join(RESTART)
+    monkeypatch.setattr(configfiles, "SYSTEMD_RUN", tmp_path / "no-systemd")
+    monkeypatch.setattr(configfiles, "INIT_D", tmp_path / "init.d")
+    refused = api.post(url, {"action": "stop"}, format="json")  # neither systemd nor an init script here
+    assert refused.status_code == 409 and "no service" in refused.json()["error"]["message"]
+    (tmp_path / "init.d").mkdir()
+    (tmp_path / "init.d" / "mhvtl").touch()
+    replay.add((str(tmp_path / "init.d" / "mhvtl"), "stop"))
+    assert api.post(url, {"action": "stop"}, format="json").status_code == 200
+    (tmp_path / "no-systemd").mkdir()
+    replay.add(("systemctl", "start", "mhvtl.target"))
+    assert api.post(url, {"action": "start"}, format="json").status_code == 200
+    assert replay.calls == [RESTART, (str(tmp_path / "init.d" / "mhvtl"), "stop"), ("systemctl", "start", "mhvtl.target")]
 
 
 @pytest.mark.parametrize(("body", "field"), [

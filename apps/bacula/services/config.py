@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from apps.core.configfiles import HEADER, install, integration_path, traversable
+from apps.core.configfiles import HEADER, install, integration_path, service_argv, traversable
 from apps.core.errors import BackendError
 from apps.core.runner import CommandError, Runner, get_runner
 
@@ -170,13 +170,7 @@ def sd_restart_argv() -> list[str]:
     the init script; [] when there is neither (the file is then checked and installed, and read at its next
     start)."""
     configured = settings.CALYPSO_BACULA_SD_RESTART
-    if configured is not None:
-        return list(configured)
-    unit = flavour().sd_binary
-    if Path("/run/systemd/system").is_dir():
-        return ["systemctl", "restart", unit]
-    script = Path("/etc/init.d") / unit
-    return [str(script), "restart"] if script.exists() else []
+    return list(configured) if configured is not None else service_argv("restart", flavour().sd_binary)
 
 
 def _restart_sd(runner: Runner) -> None:

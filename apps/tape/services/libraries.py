@@ -9,6 +9,7 @@ with its target; its media files stay. A physical library is found by Discover (
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from apps.core.configfiles import install
+from apps.core.configfiles import install, service_argv
 from apps.core.errors import BackendError, ServiceError
 from apps.core.resources import ResourceService
 from apps.core.runner import CommandError, Runner, get_runner
@@ -39,7 +40,8 @@ from ..choices import LibraryKind, MediumKind, MediumState
 from ..models import Drive, Library, Medium
 from .inventory import record_inventory
 
-__all__ = ["LIBRARIES", "LibraryService", "default_iqn", "discover", "mhvtl_files", "preview", "spec_of"]
+__all__ = ["LIBRARIES", "LibraryService", "default_iqn", "discover", "mhvtl_files", "mhvtl_service", "preview",
+           "restart_argv", "spec_of"]
 
 IQN_PREFIX = "iqn.2026-12.org.calypso:tape"
 MAX_TARGET = 255
@@ -134,8 +136,29 @@ def _run(runner: Runner, argv: Sequence[str]) -> str:
         raise BackendError.from_command(exc) from exc
 
 
+def restart_argv() -> list[str]:
+    """How mhVTL is restarted: ``CALYPSO_MHVTL_RESTART``, else its service (systemd's mhvtl.target, or init.d)."""
+    configured = settings.CALYPSO_MHVTL_RESTART
+    return list(configured) if configured is not None else service_argv("restart", "mhvtl.target")
+
+
 def _restart(runner: Runner) -> None:
-    _run(runner, list(settings.CALYPSO_MHVTL_RESTART))
+    argv = restart_argv()
+    if not argv:
+        raise BackendError("mhVTL has no service to restart here (no systemd, no /etc/init.d/mhvtl): set "
+                           "CALYPSO_MHVTL_RESTART")
+    _run(runner, argv)
+
+
+def mhvtl_service(library: Library, *, action: str, actor=None, runner: Runner | None = None) -> dict:
+    """Start, stop or restart mhVTL (every virtual library it serves) through its service."""
+    if library.kind != LibraryKind.MHVTL:
+        raise ServiceError("unsupported", _("Only mhVTL libraries run as a service."))
+    argv = restart_argv() if action == "restart" else service_argv(action, "mhvtl.target")
+    if not argv:
+        raise ServiceError("unsupported", _("mhVTL has no service here (no systemd, no /etc/init.d/mhvtl)."))
+    _run(runner or get_runner(), argv)
+    return {"action": action, "command": " ".join(argv)}
 
 
 def _write_mhvtl(texts: dict[str, str | None], runner: Runner, new_media: Sequence[MediumSpec],
@@ -145,13 +168,18 @@ def _write_mhvtl(texts: dict[str, str | None], runner: Runner, new_media: Sequen
     if not _config_dir().is_dir():
         raise BackendError(f"mhVTL is not installed here: {_config_dir()} does not exist")
     previous = {p: Path(p).read_text(encoding="utf-8") if Path(p).exists() else None for p in texts}
+    made: list[str] = []
     try:
         changed = [_install_one(Path(path), text) for path, text in texts.items()]
         for medium in new_media:
             _run(runner, mktape_argv(medium, library_id, str(_config_dir())))
+            made.append(medium.barcode)
         if any(changed) or new_media:  # a description edited changes nothing mhVTL reads
             _restart(runner)
     except BackendError:
+        for barcode in reversed(made):  # the media made here go first, newest first; then the files come back
+            with contextlib.suppress(BackendError):
+                _run(runner, ["rm", "-rf", "--", str(Path(settings.CALYPSO_MHVTL_HOME) / barcode)])
         for path, text in previous.items():
             if text is None:
                 Path(path).unlink(missing_ok=True)
@@ -329,7 +357,7 @@ def _preview_one(library: Library) -> dict:
     if library.kind == LibraryKind.MHVTL:
         files = mhvtl_files(library)
         commands = [mktape_argv(m, library.mhvtl_id, str(_config_dir())) for m in spec_of(library).media]
-        commands.append(list(settings.CALYPSO_MHVTL_RESTART))
+        commands.append(restart_argv())
     elif library.kind == LibraryKind.TGT:
         files = {}
         commands = get_backend(library).plan(spec_of(library), library.tid or 1, library.iqn or default_iqn(
