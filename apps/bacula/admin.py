@@ -43,7 +43,7 @@ class StorageForm(KeepSecretsForm):
 
     class Meta:
         model = Storage
-        fields = ("name", "address", "port", "password", "media_type", "autochanger", "changer_device",
+        fields = ("name", "address", "port", "password", "library", "media_type", "autochanger", "changer_device",
                   "changer_command", "archive_devices", "maximum_concurrent_jobs", "description")
 
 

@@ -131,14 +131,18 @@ class Storage(CalypsoModel):
     port = _port(9103)
     password = EncryptedTextField(validators=[v.validate_password], help_text=_(
         "The Password of the storage daemon's Director resource (bacula-sd.conf). Never shown again."))
+    library = models.ForeignKey("tape.Library", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="bacula_storage", help_text=_(
+                                    "A tape library of this appliance: its changer and drives fill the changer "
+                                    "device and the drives' devices left empty."))
     media_type = models.CharField(max_length=127, default="LTO6", validators=[v.validate_resource_name])
     autochanger = models.BooleanField(default=True, help_text=_("A library with a changer (labels from barcodes)."))
     changer_device = models.CharField(max_length=255, blank=True, validators=[validate_host_path], help_text=_(
         "The changer's device (/dev/sg3), or for a disk changer the directory holding its volumes."))
     changer_command = models.CharField(max_length=512, blank=True, validators=[v.validate_changer_command], help_text=_(
         "Empty: Bacula's mtx-changer. Disk changer: /etc/bacula/scripts/disk-changer %c %o %S %a %d %v."))
-    archive_devices = models.JSONField(default=list, help_text=_(
-        "The drives' devices (/dev/nst0), one per line, in drive-index order."))
+    archive_devices = models.JSONField(default=list, blank=True, help_text=_(
+        "The drives' devices (/dev/nst0), one per line, in drive-index order (empty: the library's drives)."))
     maximum_concurrent_jobs = models.PositiveIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(1000)])
     description = models.CharField(max_length=255, blank=True)

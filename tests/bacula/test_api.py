@@ -130,3 +130,21 @@ def test_the_flavours_own_paths_are_the_defaults(settings):
     settings.CALYPSO_BACULA_FLAVOUR = "bareos"
     assert get_console().config == "/etc/bareos/bconsole.conf" and str(main_conf("dir")) == "/etc/bareos/bareos-dir.conf"
     assert sd_restart_argv() == ["/bin/true"] and get_console().flavour.dir_binary == "bareos-dir"
+
+
+def test_a_tape_library_fills_in_the_changer_and_drives(db):
+    from apps.bacula.services import STORAGES
+    from apps.tape.models import Drive, Library
+
+    library = Library.objects.create(name="changer-sg6", kind="physical", changer="/dev/sg6", slots=20,
+                                     drive_count=2)
+    for number in (1, 0):
+        Drive.objects.update_or_create(library=library, number=number, defaults={"device": f"/dev/nst{number}"})
+    storage = Storage(name="Lib", password="sd-director-secret", library=library)
+    STORAGES.prepare(storage, {"library"})
+    storage.full_clean()
+    assert storage.changer_device == "/dev/sg6" and storage.archive_devices == ["/dev/nst0", "/dev/nst1"]
+    mine = Storage(name="Mine", password="sd-director-secret", library=library, changer_device="/dev/sg9",
+                   archive_devices=["/dev/nst7"])
+    STORAGES.prepare(mine, {"library"})
+    assert (mine.changer_device, mine.archive_devices) == ("/dev/sg9", ["/dev/nst7"])  # what was typed stays

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.core.serializers import RestrictedRelatedField
+from apps.tape.models import Library
 
 from ..models import BackupJob, Client, FileSet, JobRun, Pool, Schedule, Storage, Volume
 
@@ -54,12 +55,16 @@ class BaculaScheduleSerializer(serializers.ModelSerializer):
 
 class BaculaStorageSerializer(serializers.ModelSerializer):
     password = _password()
-    archive_devices = _lines(_("The drives' devices, in drive-index order."), max_items=64)
+    library = RestrictedRelatedField(queryset=Library.objects.all(), action="view", required=False, allow_null=True,
+                                     help_text=_("A tape library of this appliance (its changer and drives)."))
+    archive_devices = _lines(_("The drives' devices, in drive-index order (empty: the library's)."), max_items=64,
+                             required=False)
 
     class Meta:
         model = Storage
-        fields = ("id", "name", "address", "port", "password", "media_type", "autochanger", "changer_device",
-                  "changer_command", "archive_devices", "maximum_concurrent_jobs", "description", *STAMPS)
+        fields = ("id", "name", "address", "port", "password", "library", "media_type", "autochanger",
+                  "changer_device", "changer_command", "archive_devices", "maximum_concurrent_jobs", "description",
+                  *STAMPS)
         read_only_fields = STAMPS
 
 

@@ -77,8 +77,18 @@ class StorageService(_DirectorResource):
     """A storage device: the director's Storage resource and the local storage daemon's autochanger and drives."""
 
     model = Storage
-    fields = ("name", "address", "port", "password", "media_type", "autochanger", "changer_device", "changer_command",
-              "archive_devices", "maximum_concurrent_jobs", "description")
+    fields = ("name", "address", "port", "password", "library", "media_type", "autochanger", "changer_device",
+              "changer_command", "archive_devices", "maximum_concurrent_jobs", "description")
+
+    def prepare(self, obj: Storage, changed: set[str]) -> None:
+        """A tape library's changer and drives fill in what the operator left empty."""
+        library = obj.library
+        if library is None:
+            return
+        if not obj.changer_device:
+            obj.changer_device = library.changer
+        if not obj.archive_devices:
+            obj.archive_devices = [d.device for d in library.drives.order_by("number") if d.device]
 
     def apply(self, obj: Storage) -> None:
         apply_storage()
