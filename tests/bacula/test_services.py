@@ -1,0 +1,76 @@
+"""The Bacula jobs against replayed console output: a backup followed from the director's estimate to its end,
+its log being the director's, its run and the volumes read back; a job the director fails is a failed job that
+says so; a restore goes through bvfs with Calypso's restore job."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.bacula import services
+from apps.bacula.models import BackupJob, Client, FileSet, JobRun, Pool, Storage, Volume
+from apps.core.runner import ReplayRunner
+from apps.jobs.runtime import run_job
+
+from .recordings import CONSOLE_ARGV, body
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def backup_job(settings, tmp_path) -> BackupJob:
+    settings.CALYPSO_BACULA_CONSOLE_CONF = CONSOLE_ARGV[-1]
+    settings.CALYPSO_BACULA_POLL_S = 0
+    storage = Storage.objects.create(name="VTL1", password="sd-director-secret", changer_device="/dev/sg3",
+                                     archive_devices=["/dev/nst0"])
+    return BackupJob.objects.create(
+        name="BackupData", client=Client.objects.create(name="calypso-fd", address="127.0.0.1",
+                                                        password="fd-director-secret"),
+        fileset=FileSet.objects.create(name="DataSet", include=[str(tmp_path)]),
+        pool=Pool.objects.create(name="TapePool", storage=storage), storage=storage)
+
+
+def _console(*outputs: str) -> ReplayRunner:
+    runner = ReplayRunner()
+    for output in outputs:
+        runner.add(CONSOLE_ARGV, stdout=output)
+    return runner
+
+
+def _log(job) -> str:
+    return "\n".join(job.log_entries.order_by("id").values_list("message", flat=True))
+
+
+def test_a_backup_follows_the_director_to_its_end(backup_job):
+    done = body("bconsole-50-llist-job.txt")
+    runner = _console(body("bconsole-50-estimate.txt"), body("bconsole-50-run.txt"),
+                      done.replace("JobStatus: T", "JobStatus: R"), body("bconsole-50-status-client-running.txt"),
+                      done, body("bconsole-50-joblog.txt"), body("bconsole-11-list-volumes.txt"))
+    job = run_job(services.start_backup(backup_job, level="Full").pk, runner=runner)
+    assert job.state == "succeeded", job.error
+    assert [s.split("\n")[0] for s in runner.stdins] == [
+        "estimate job=BackupData", "run job=BackupData level=Full yes", "llist jobid=3", "status client=calypso-fd",
+        "llist jobid=3", "list joblog jobid=3", "list volumes"]
+    log = _log(job)
+    assert "The director estimates" in log and "The director started job 3." in log
+    assert "Start Backup JobId 3" in log  # the director's own job log, line by line
+    run = JobRun.objects.get(jobid=3)
+    assert run.backup_job == backup_job and run.status == "T" and job.result["jobid"] == 3
+    assert set(Volume.objects.values_list("name", flat=True)) >= {"CAL001L6", "CAL004L6"}
+    assert Volume.objects.get(name="CAL001L6").pool.name == "TapePool"
+
+
+def test_a_job_the_director_fails_is_a_failed_job_that_says_why(backup_job):
+    failed = body("bconsole-50-llist-job.txt").replace("JobStatus: T", "JobStatus: f")
+    runner = _console(body("bconsole-50-estimate.txt"), body("bconsole-50-run.txt"), failed,
+                      body("bconsole-50-joblog.txt"), body("bconsole-11-list-volumes.txt"))
+    job = run_job(services.start_backup(backup_job).pk, runner=runner)
+    assert job.state == "failed" and "ended with status f" in job.error and "job log" in job.error
+    assert "Start Backup JobId 3" in _log(job) and JobRun.objects.get(jobid=3).status == "f"
+
+
+def test_a_level_outside_bacula_s_is_refused_before_anything_runs(backup_job, replay):
+    from apps.core.errors import ServiceError
+
+    with pytest.raises(ServiceError) as refused:
+        services.start_backup(backup_job, level="Sometimes")
+    assert refused.value.field == "level" and replay.calls == []
