@@ -6,7 +6,6 @@ Hypothesis runs derandomized with a bounded number of examples, so a run is repe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +17,7 @@ from apps.bacula.backends.base import FLAVOURS
 from apps.bacula.backends.bconsole import Console
 from apps.core.errors import BackendError, ParseError
 from apps.core.runner import ReplayRunner
+from apps.core.testing.damage import damaged as damage
 
 from .recordings import CONSOLE_ARGV, body
 
@@ -48,36 +48,13 @@ PARSERS: list[tuple[str, Callable[[str], object], list[str]]] = [
     ("update slots", p.parse_update_slots, ["bconsole-03-update-slots-scan.txt"]),
 ]
 IDS = [x[0] for x in PARSERS]
-JUNK = st.text(st.sampled_from("aZ09 \t:-/|+=.,\"\\\u00e9\x00\x7f"), max_size=24)
-RANDOM = st.binary(max_size=40).map(lambda raw: raw.decode("latin-1"))
+JUNK = "aZ09 \t:-/|+=.,\"\\\u00e9\x00\x7f"  # the console's own punctuation
 
 
-@st.composite
-def damaged(draw, text: str) -> str:
-    """``text`` with one to three kinds of damage."""
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(("truncate", "cut", "drop", "insert", "replace", "bytes", "huge")))
-        rows = text.splitlines(keepends=True) or [""]
-        i = draw(st.integers(0, len(rows) - 1))
-        if kind == "truncate":
-            text = text[: draw(st.integers(0, len(text)))]
-        elif kind == "cut":
-            rows[i] = rows[i][: draw(st.integers(0, len(rows[i])))]
-            text = "".join(rows)
-        elif kind == "drop":
-            text = "".join(rows[:i] + rows[i + 1 :])
-        elif kind in ("insert", "replace"):
-            line = draw(st.one_of(JUNK, st.sampled_from(rows)))
-            text = "".join([*rows[:i], line + "\n", *rows[i + (kind == "replace") :]])
-        elif kind == "bytes":
-            start = draw(st.integers(0, len(text)))
-            text = text[:start] + draw(RANDOM) + text[start + draw(st.integers(0, 8)) :]
-        else:
-            numbers = list(re.finditer(r"\d+", text))
-            if numbers:
-                m = draw(st.sampled_from(numbers))
-                text = text[: m.start()] + draw(st.sampled_from(("9" * 300, "4" * 20, "-1"))) + text[m.end() :]
-    return text
+def damaged(text: str):
+    return damage(text, JUNK)
+
+
 
 
 def text_of(source: str) -> str:

@@ -7,7 +7,6 @@ Hypothesis runs derandomized with a bounded number of examples, so a run is repe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from apps.core.errors import BackendError, ParseError
 from apps.core.runner import ReplayRunner
+from apps.core.testing.damage import RANDOM, damaged
 from apps.tape.backends import mhvtl
 from apps.tape.backends.mt_parse import parse_mt_status
 from apps.tape.backends.mtx_parse import parse_mtx_status
@@ -39,36 +39,8 @@ PARSERS: list[tuple[str, Callable[[str], object], list[str]]] = [
                                                               config("library_contents.sample")]),
 ]
 IDS = [p[0] for p in PARSERS]
-JUNK = st.text(st.sampled_from("aZ09 \t:-/@.,()[]=#x\u00e9\x00\x7f"), max_size=24)
-RANDOM = st.binary(max_size=40).map(lambda b: b.decode("latin-1"))
 
 
-@st.composite
-def damaged(draw, text: str) -> str:
-    """``text`` with one to three kinds of damage."""
-    for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(("truncate", "cut", "drop", "insert", "replace", "bytes", "huge")))
-        rows = text.splitlines(keepends=True) or [""]
-        i = draw(st.integers(0, len(rows) - 1))
-        if kind == "truncate":
-            text = text[: draw(st.integers(0, len(text)))]
-        elif kind == "cut":
-            rows[i] = rows[i][: draw(st.integers(0, len(rows[i])))]
-            text = "".join(rows)
-        elif kind == "drop":
-            text = "".join(rows[:i] + rows[i + 1 :])
-        elif kind in ("insert", "replace"):
-            line = draw(st.one_of(JUNK, st.sampled_from(rows)))
-            text = "".join([*rows[:i], line + "\n", *rows[i + (kind == "replace") :]])
-        elif kind == "bytes":
-            start = draw(st.integers(0, len(text)))
-            text = text[:start] + draw(RANDOM) + text[start + draw(st.integers(0, 8)) :]
-        else:
-            numbers = list(re.finditer(r"\d+", text))
-            if numbers:
-                m = draw(st.sampled_from(numbers))
-                text = text[: m.start()] + draw(st.sampled_from(("9" * 300, "4" * 20, "-1"))) + text[m.end() :]
-    return text
 
 
 def parses_or_typed_error(name: str, parse: Callable[[str], object], text: str) -> None:
