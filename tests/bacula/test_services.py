@@ -74,3 +74,52 @@ def test_a_level_outside_bacula_s_is_refused_before_anything_runs(backup_job, re
     with pytest.raises(ServiceError) as refused:
         services.start_backup(backup_job, level="Sometimes")
     assert refused.value.field == "level" and replay.calls == []
+
+
+class _Director:
+    """The console of a director holding one directory of ``files`` files and one subdirectory, answering as 9.6.7
+    does: ``.bvfs_lsfiles limit=N`` gives N-1 rows (the directory's own nameless row counts), offset= ignored. Rows
+    are the recorded row with other names and ids (tests/bacula/fixtures/bconsole-18-*)."""
+
+    LSTAT = "P4A IOLS IGk B A A A G BAA I BrD6iC BrD6iC BrD6iC A A C"
+
+    def __init__(self, files: int) -> None:
+        self.files, self.sessions = files, []
+
+    def run(self, argv, *, stdin=None, timeout=None, check=True, env=None):
+        from apps.core.runner import CommandResult
+
+        commands = [c for c in stdin.splitlines() if c and c != "quit"]
+        self.sessions.append(commands)
+        out = ["Connecting to Director 127.0.0.1:19201", "1000 OK: 103 calypso-dir Version: 9.6.7 (10 December 2020)",
+               "Enter a period to cancel a command."]
+        for command in commands:
+            out += [command, 'Using Catalog "MyCatalog"']
+            if command.startswith(".bvfs_lsdirs"):
+                out += [f"9\t0\t0\t0\tA A A A A A A A A A A A A A\t{n}" for n in (".", "..", "sub/")]
+            elif command.startswith(".bvfs_lsfiles"):
+                limit = int(command.rsplit("limit=", 1)[1])
+                rows = [f"2\t0\t0\t1\t{self.LSTAT}\t"] + [f"2\t{i}\t{1000 + i}\t1\t{self.LSTAT}\tf{i:05d}.txt"
+                                                           for i in range(self.files)]
+                out += rows[:limit - 1]
+        return CommandResult(tuple(argv), 0, "\n".join([*out, "quit", ""]), "", 0.0)
+
+
+def test_browsing_pages_past_what_the_first_page_fetched(backup_job, monkeypatch):
+    from apps.bacula.services import console
+
+    monkeypatch.setattr(console, "FETCH", 10)
+    monkeypatch.setattr(console, "BLOCK", 4)
+    run = JobRun.objects.create(jobid=1, name="BackupData", job_type="B", level="F", status="T")
+    director = _Director(files=25)
+    first = services.browse(run, path="/data", limit=5, runner=director)
+    assert [e["name"] for e in first["entries"]] == ["sub/", "f00000.txt", "f00001.txt", "f00002.txt", "f00003.txt"]
+    assert first["more"] and first["entries"][1]["fileid"] == 1000 and first["entries"][0]["pathid"] == 9
+    assert director.sessions[0][0] == ".bvfs_update jobid=1" and len(director.sessions) == 1  # one session
+    again = services.browse(run, path="/data", offset=5, limit=5, runner=director)
+    assert [e["name"] for e in again["entries"]] == [f"f{i:05d}.txt" for i in range(4, 9)]
+    assert len(director.sessions) == 1  # from the rows kept
+    deep = services.browse(run, path="/data", offset=20, limit=10, runner=director)
+    assert [e["name"] for e in deep["entries"]] == [f"f{i:05d}.txt" for i in range(19, 25)] and not deep["more"]
+    assert len(director.sessions) == 2 and not director.sessions[1][0].startswith(".bvfs_update")
+    assert deep["entries"][0]["size"] is not None and deep["entries"][0]["mtime"] > 0

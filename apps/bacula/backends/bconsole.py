@@ -244,6 +244,17 @@ class Console:
                    f"limit={_count(limit, 'limit', 1)}")
         return p.parse_bvfs_entries(self._one(command))
 
+    def bvfs_page(self, jobids: Iterable[int], path: str, *, dirs: int, files: int,
+                  update: bool = False) -> tuple[list[p.BvfsRow], list[p.BvfsRow]]:
+        """A directory's subdirectories (up to ``dirs``) and files (up to ``files``), their lstat undecoded, in one
+        console session; with ``update``, the job's browsing cache is built first in the same session."""
+        ids, where = _ids(jobids, "jobids"), self._where(path, None)
+        commands = [*([f".bvfs_update jobid={ids}"] if update else []),
+                    f".bvfs_lsdirs jobid={ids} {where} limit={_count(dirs, 'dirs', 1)} offset=0",
+                    f".bvfs_lsfiles jobid={ids} {where} limit={_count(files, 'files', 1)}"]
+        outputs = p.command_outputs(self.call(*commands, timeout=600), commands)
+        return p.parse_bvfs_rows(outputs[-2]), p.parse_bvfs_rows(outputs[-1])
+
     def bvfs_versions(self, client: str, pathid: int, filenameid: int, jobid: int | None = None) -> list[BvfsVersion]:
         """Every backed-up version of one file (by its pathid and filenameid) on ``client``."""
         parts = [".bvfs_versions", *([f"jobid={_id(jobid, 'jobid')}"] if jobid is not None else []),

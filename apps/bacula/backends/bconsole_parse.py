@@ -26,11 +26,15 @@ from .types import (
 )
 
 __all__ = [
+    "BvfsRow",
+    "bvfs_entry",
     "command_output",
+    "command_outputs",
     "decode_lstat",
     "find_error",
     "parse_bvfs_entries",
     "parse_bvfs_jobids",
+    "parse_bvfs_rows",
     "parse_bvfs_versions",
     "parse_config_errors",
     "parse_estimate",
@@ -369,9 +373,13 @@ def decode_lstat(lstat: str) -> FileAttributes:
                           mtime=datetime.fromtimestamp(mtime, UTC) if 0 < mtime < 253402300800 else None)
 
 
+BvfsRow = tuple[int, int, int, int, str, str]  # pathid, filenameid, fileid, jobid, lstat, name
+
+
 @parser(".bvfs_lsdirs")
-def parse_bvfs_entries(text: str) -> list[BvfsEntry]:
-    """``.bvfs_lsdirs`` / ``.bvfs_lsfiles`` rows: pathid, filenameid, fileid, jobid, lstat, name (tab apart)."""
+def parse_bvfs_rows(text: str) -> list[BvfsRow]:
+    """``.bvfs_lsdirs`` / ``.bvfs_lsfiles`` rows, their lstat left encoded (a big listing is decoded only where
+    shown): pathid, filenameid, fileid, jobid, lstat, name (tab apart)."""
     out = []
     for line in lines(text):
         if "\t" not in line:
@@ -379,9 +387,36 @@ def parse_bvfs_entries(text: str) -> list[BvfsEntry]:
         cols = line.split("\t")
         if len(cols) != 6:
             raise ValueError(f"expected 6 tab-separated columns, got {len(cols)}")
-        out.append(BvfsEntry(pathid=_int(cols[0]), filenameid=_int(cols[1]), fileid=_int(cols[2]),
-                             jobid=_int(cols[3]), name=cols[5], attributes=decode_lstat(cols[4])))
+        if len(cols[4].split()) < 13:
+            raise ValueError("an lstat has at least 13 fields")
+        out.append((_int(cols[0]), _int(cols[1]), _int(cols[2]), _int(cols[3]), cols[4], cols[5]))
     return out
+
+
+def bvfs_entry(row: BvfsRow) -> BvfsEntry:
+    """One row with its lstat decoded (ValueError when it cannot be)."""
+    pathid, filenameid, fileid, jobid, lstat, name = row
+    return BvfsEntry(pathid=pathid, filenameid=filenameid, fileid=fileid, jobid=jobid, name=name,
+                     attributes=decode_lstat(lstat))
+
+
+@parser(".bvfs_lsdirs")
+def parse_bvfs_entries(text: str) -> list[BvfsEntry]:
+    """``.bvfs_lsdirs`` / ``.bvfs_lsfiles`` rows, decoded."""
+    return [bvfs_entry(row) for row in parse_bvfs_rows(text)]
+
+
+def command_outputs(text: str, commands: list[str]) -> list[str]:
+    """What the console printed for each of ``commands`` sent in one session (split at their echoes)."""
+    rows = text.splitlines()
+    marks = []
+    start = 0
+    for command in commands:
+        start = rows.index(command, start) if command in rows[start:] else len(rows)
+        marks.append(start)
+    ends = [*marks[1:], next((i for i in range(marks[-1], len(rows)) if rows[i] == "quit"), len(rows))]
+    return ["\n".join(rows[begin + 1:end]) + "\n" if begin < len(rows) else "" for begin, end in zip(marks, ends,
+                                                                                                  strict=True)]
 
 
 @parser(".bvfs_versions")

@@ -28,6 +28,7 @@ from apps.jobs.runtime import JobContext
 from apps.storage.services import dataset_at
 
 from ..backends import get_console
+from ..backends.bconsole_parse import decode_lstat
 from ..choices import JobLevel
 from ..models import BackupJob, Client, JobRun, Pool, Storage, Volume
 from .config import RESTORE_JOB
@@ -41,6 +42,9 @@ OK_STATES = frozenset("TW")
 BROWSE_PAGE = 100
 MAX_BROWSE = 100_000  # rows of one directory the browser fetches at most per page (offset + limit)
 BROWSE_CACHE_S = 600
+BVFS_READY_S = 86_400  # a job's bvfs cache, once built, stays in the catalog
+BLOCK = 1000  # file rows per cached block
+FETCH = 1000  # file rows a first page fetches at least (the next pages come from them)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -239,16 +243,18 @@ def run_backup(ctx: JobContext, target: BackupJob, *, level: str = "") -> dict:
 
 # ------------------------------------------------------------------ browsing and restoring
 def _key(run: JobRun, *parts: object) -> str:
-    """A cache key of one job's listings: its JobId and start, so a rebuilt catalog reusing JobIds never hits."""
+    """A cache key of one job's listings: its JobId, its start and its row's, so neither a rebuilt catalog reusing
+    JobIds nor a rebuilt database hits another job's listing."""
     started = int(run.started_at.timestamp()) if run.started_at else 0
-    return ":".join(map(str, ("bacula", run.jobid, started, *parts)))
+    return ":".join(map(str, ("bacula", run.jobid, started, int(run.created.timestamp() * 1e6), *parts)))
 
 
 def _bvfs_ready(console: Any, run: JobRun) -> None:
+    """Build the job's browsing cache in the catalog, once (a restore by bvfs ids needs it)."""
     key = _key(run, "bvfs")
     if not cache.get(key):
         console.bvfs_update([run.jobid])
-        cache.set(key, True, BROWSE_CACHE_S)
+        cache.set(key, True, BVFS_READY_S)
 
 
 def _dir_path(path: str) -> str:
@@ -258,48 +264,69 @@ def _dir_path(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
+def _fetch(run: JobRun, path: str, files: int, runner: Runner | None) -> dict:
+    """Fetch a directory's listing (its subdirectories, its first ``files`` files) in one console session and
+    keep it: the directories whole, the files raw in blocks of BLOCK rows (a page reads only its blocks, and
+    only its rows are decoded)."""
+    ready = _key(run, "bvfs")
+    dirs, rows = get_console(runner).bvfs_page([run.jobid], path, dirs=MAX_BROWSE, files=files,
+                                               update=not cache.get(ready))
+    cache.set(ready, True, BVFS_READY_S)
+    dirs = [(row[0], row[5]) for row in dirs if row[5] not in (".", "..", "")]
+    # 9.6 answers limit=N with N-1 rows, its directory's own nameless row counted: fewer than that is all of it.
+    complete = len(rows) < files - 1
+    rows = [(row[0], row[2], row[4], row[5]) for row in rows if row[5]]
+    key = _key(run, "list", path)
+    blocks = {f"{key}:{i // BLOCK}": rows[i:i + BLOCK] for i in range(0, len(rows), BLOCK)}
+    held = {"dirs": dirs, "files": len(rows), "complete": complete}
+    cache.set_many({**blocks, key: held}, BROWSE_CACHE_S)
+    return held
+
+
+def _file_rows(run: JobRun, path: str, first: int, last: int) -> list:
+    key = _key(run, "list", path)
+    names = [f"{key}:{b}" for b in range(first // BLOCK, last // BLOCK + 1)]
+    got = cache.get_many(names)
+    if len(got) != len(names):
+        return []
+    rows = [row for name in names for row in got[name]]
+    base = (first // BLOCK) * BLOCK
+    return rows[first - base:last - base]
+
+
 def browse(run: JobRun, *, path: str = "/", offset: int = 0, limit: int = BROWSE_PAGE, actor=None,
            runner: Runner | None = None) -> dict:
     """One page of directory ``path`` as backed up by job ``run``: its subdirectories first, then its files.
-    bvfs cannot skip rows, so the page is cut here; what was fetched is kept for the next pages."""
+    bvfs cannot skip rows, so the page is cut here from what one console session fetched, kept for the next
+    pages; only the rows shown are decoded."""
     path = _dir_path(path)
     if not 0 <= offset <= MAX_BROWSE or not 1 <= limit <= 1000 or offset + limit > MAX_BROWSE:
         raise ServiceError("invalid", _("offset + limit is at most %(max)d, limit 1 to 1000.") % {"max": MAX_BROWSE},
                            field="offset")
-    console = get_console(runner)
-    _bvfs_ready(console, run)
-    dirs = _cached(_key(run, "dirs", path), lambda n: console.bvfs_lsdirs([run.jobid], path=path, limit=n),
-                   MAX_BROWSE)
-    dirs = [d for d in dirs if d.name not in (".", "..", "")]
-    wanted = offset + limit + 1
-    files = []
-    if wanted > len(dirs):
-        files = _cached(_key(run, "files", path),
-                        lambda n: console.bvfs_lsfiles([run.jobid], path=path, limit=n), wanted - len(dirs) + 1)
-        files = [f for f in files if f.name]
-    entries = [{"type": "dir", "name": d.name, "pathid": d.pathid, "fileid": None, "size": None, "mtime": None}
-               for d in dirs]
-    entries += [{"type": "file", "name": f.name, "pathid": f.pathid, "fileid": f.fileid,
-                 "size": f.attributes.size, "mtime": _epoch(f.attributes.mtime)} for f in files]
-    page = entries[offset:offset + limit]
-    return {"jobid": run.jobid, "path": path, "offset": offset, "limit": limit, "entries": page,
-            "more": len(entries) > offset + limit}
+    key = _key(run, "list", path)
+    wanted = offset + limit + 1  # one more: whether a next page exists
+    held = cache.get(key)
+    for _attempt in range(2):  # a block evicted since: fetch again
+        if held is None or (not held["complete"] and len(held["dirs"]) + held["files"] < wanted):
+            held = _fetch(run, path, max(wanted - len(held["dirs"]) if held else wanted, FETCH) + 2, runner)
+        dirs, total = held["dirs"], len(held["dirs"]) + held["files"]
+        first, last = max(offset - len(dirs), 0), min(offset + limit, total) - len(dirs)
+        files = _file_rows(run, path, first, last) if last > first else []
+        if len(files) == max(last - first, 0):
+            break
+        held = None
+    entries = [{"type": "dir", "name": name, "pathid": pathid, "fileid": None, "size": None, "mtime": None}
+               for pathid, name in dirs[offset:offset + limit]]
+    for pathid, fileid, lstat, name in files:
+        attributes = decode_lstat(lstat)
+        entries.append({"type": "file", "name": name, "pathid": pathid, "fileid": fileid, "size": attributes.size,
+                        "mtime": _epoch(attributes.mtime)})
+    return {"jobid": run.jobid, "path": path, "offset": offset, "limit": limit, "entries": entries,
+            "more": total > offset + limit}
 
 
 def _epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
-
-
-def _cached(key: str, fetch, needed: int) -> list:
-    """The first ``needed`` rows of a listing, fetched once (and again, longer, only when a later page needs
-    more than was fetched)."""
-    held = cache.get(key)
-    if held is not None and (held["complete"] or len(held["rows"]) >= needed):
-        return held["rows"]
-    ask = max(needed, BROWSE_PAGE * 10)
-    rows = list(fetch(ask))
-    cache.set(key, {"rows": rows, "complete": len(rows) < ask}, BROWSE_CACHE_S)
-    return rows
 
 
 def job_log(run: JobRun, *, actor=None, runner: Runner | None = None) -> dict:
