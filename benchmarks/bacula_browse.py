@@ -334,7 +334,8 @@ def breakdown(api, url: str, pages: dict) -> dict[str, list[tuple[str, float, in
 
         def run(argv, _inner=inner, _calls=calls, **kwargs):
             result = _inner(argv, **kwargs)
-            line = (kwargs.get("stdin") or "").splitlines()[0] if kwargs.get("stdin") else " ".join(argv)
+            sent = [c for c in (kwargs.get("stdin") or "").splitlines() if c != "quit"]
+            line = " ; ".join(sent) if sent else " ".join(argv)  # one console session, every command it held
             _calls.append((line, result.duration_s * 1000, len(result.stdout)))
             return result
 
@@ -349,19 +350,22 @@ def breakdown(api, url: str, pages: dict) -> dict[str, list[tuple[str, float, in
 
 
 def _held_listings() -> list[tuple[str, float, int]]:
-    """Each listing the portal holds in its cache now: what reading it back costs, and its size."""
+    """Each listing the portal holds in its cache now (a head, then blocks of raw rows): what reading one back
+    costs, and its size."""
     from django.core.cache import cache
 
     client = cache._cache.get_client()
     prefix = cache.make_key("")
     rows = []
-    for key in sorted(client.scan_iter(match=cache.make_key("bacula:*:files:*"), count=1000)):
+    for key in sorted(client.scan_iter(match=cache.make_key("bacula:*:list:*"), count=1000)):
         name = key.decode()[len(prefix):]
         t0 = time.perf_counter()
         held = cache.get(name)
-        rows.append((f"cache.get of the held listing ({len(held['rows']):,} rows, complete={held['complete']})",
-                     (time.perf_counter() - t0) * 1000, client.strlen(key)))
-    return rows
+        took = (time.perf_counter() - t0) * 1000
+        what = (f"cache.get of a listing's head ({held['files']:,} file rows held, complete={held['complete']})"
+                if isinstance(held, dict) else f"cache.get of one block ({len(held):,} rows)")
+        rows.append((what, took, client.strlen(key)))
+    return rows[:3] + ([(f"... and {len(rows) - 3} more blocks", 0.0, 0)] if len(rows) > 3 else [])
 
 
 def parse_cost(command: str) -> tuple[int, float]:
