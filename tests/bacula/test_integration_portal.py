@@ -1,6 +1,6 @@
 """Bacula through the portal, against real daemons on loopback: the resources created through the API are
 rendered, checked by ``bacula-dir -t``/``bacula-sd -t`` and reloaded; volumes of a disk-changer autochanger are
-labelled from their barcodes; a dataset's directory is backed up as a Calypso job following the director, browsed
+labelled from their barcodes; a ZFS dataset's directory is backed up as a Calypso job following the director, browsed
 page by page, restored elsewhere through the portal's restore flow and compared byte for byte. A resource the
 director refuses leaves the old configuration in force and the answer says what failed."""
 
@@ -17,10 +17,11 @@ import pytest
 from apps.bacula.backends import base
 from apps.bacula.models import JobRun, Schedule, Volume
 from apps.bacula.services.config import include_path
+from apps.core.runner import LocalRunner
 from apps.jobs.runtime import run_job
-from apps.storage.choices import Backend, DatasetKind
 from apps.storage.models import Dataset
 from apps.storage.models import Pool as StoragePool
+from apps.storage.sync import sync_zfs
 
 from .conftest import FD_PASSWORD, FD_PORT, SD_PASSWORD, SD_PORT
 
@@ -43,20 +44,20 @@ Job {{ Name = StockRestore; Type = Restore; Client = stock-fd; FileSet = "Stock 
 
 
 @pytest.fixture
-def portal(bacula_stack, settings, admin_user, token_client_for):
-    """The stack's daemons running, the portal pointed at their configuration, two managed datasets."""
+def portal(bacula_stack, zfs_pool_factory, settings, admin_user, token_client_for):
+    """The stack's daemons running, the portal pointed at their configuration, a ZFS pool with two datasets."""
     stack = bacula_stack
+    name, _disks = zfs_pool_factory("mirror", 2)
+    for child in ("projects", "restores"):
+        LocalRunner().run(["zfs", "create", f"{name}/{child}"])
+    sync_zfs(LocalRunner())
+    root = Path(StoragePool.objects.get(name=name).mountpoint)
     with stack.dir_conf.open("a") as conf:
         conf.write(STOCK.format(fd=FD_PORT, fd_pw=FD_PASSWORD, sd=SD_PORT, sd_pw=SD_PASSWORD))
     settings.CALYPSO_BACULA_DIR_CONF, settings.CALYPSO_BACULA_SD_CONF = str(stack.dir_conf), str(stack.sd_conf)
     settings.CALYPSO_BACULA_CONSOLE_CONF = str(stack.console_conf)
     settings.CALYPSO_BACULA_POLL_S = 0.3
-    root = stack.home / "tank"
-    pool = StoragePool.objects.create(name="tank", backend=Backend.ZFS, mountpoint=str(root))
-    for name in ("projects", "restores"):
-        (root / name).mkdir(parents=True)
-        Dataset.objects.create(pool=pool, name=f"tank/{name}", kind=DatasetKind.FILESYSTEM,
-                               mountpoint=str(root / name))
+    assert Dataset.objects.get(name=f"{name}/projects").mountpoint == str(root / "projects")
     vc = stack.home / "vchanger"
     vc.mkdir()
     (vc / "conf").write_text("maxslot=10\nmaxdrive=1\n")

@@ -44,12 +44,13 @@ def test_a_backup_follows_the_director_to_its_end(backup_job):
     done = body("bconsole-50-llist-job.txt")
     runner = _console(body("bconsole-50-estimate.txt"), body("bconsole-50-run.txt"),
                       done.replace("JobStatus: T", "JobStatus: R"), body("bconsole-50-status-client-running.txt"),
-                      done, body("bconsole-50-joblog.txt"), body("bconsole-11-list-volumes.txt"))
+                      done, body("bconsole-50-joblog.txt"), body("bconsole-11-list-volumes.txt"),
+                      body("bconsole-13-bvfs-update.txt"))
     job = run_job(services.start_backup(backup_job, level="Full").pk, runner=runner)
     assert job.state == "succeeded", job.error
     assert [s.split("\n")[0] for s in runner.stdins] == [
         "estimate job=BackupData", "run job=BackupData level=Full yes", "llist jobid=3", "status client=calypso-fd",
-        "llist jobid=3", "list joblog jobid=3", "list volumes"]
+        "llist jobid=3", "list joblog jobid=3", "list volumes", ".bvfs_update jobid=3"]  # browsable at once
     log = _log(job)
     assert "The director estimates" in log and "The director started job 3." in log
     assert "Start Backup JobId 3" in log  # the director's own job log, line by line

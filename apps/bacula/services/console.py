@@ -238,6 +238,11 @@ def run_backup(ctx: JobContext, target: BackupJob, *, level: str = "") -> dict:
     run = _save_run(record, target)
     refresh_volumes(runner=ctx.runner)
     _finish(record, _("Backup job"))
+    try:  # the browsing cache now, so the first look at the job's files does not wait for it
+        _bvfs_ready(console, run)
+    except BackendError as exc:
+        ctx.log.warning(_("The job's browsing cache was not built (%(why)s): the first browse builds it.") % {
+            "why": exc.message})
     return {"jobid": jobid, "run": run.pk, "files": record.files, "bytes": record.bytes, "status": record.status}
 
 
