@@ -124,3 +124,15 @@ def test_browsing_pages_past_what_the_first_page_fetched(backup_job, monkeypatch
     assert [e["name"] for e in deep["entries"]] == [f"f{i:05d}.txt" for i in range(19, 25)] and not deep["more"]
     assert len(director.sessions) == 2 and not director.sessions[1][0].startswith(".bvfs_update")
     assert deep["entries"][0]["size"] is not None and deep["entries"][0]["mtime"] > 0
+
+
+def test_the_last_page_of_a_listing_ending_on_a_block_edge(backup_job, monkeypatch):
+    from apps.bacula.services import console
+
+    monkeypatch.setattr(console, "FETCH", 10)
+    monkeypatch.setattr(console, "BLOCK", 4)
+    run = JobRun.objects.create(jobid=2, name="BackupData", job_type="B", level="F", status="T")
+    director = _Director(files=8)  # all of it in the first fetch: two whole blocks
+    last = services.browse(run, path="/data", offset=5, limit=4, runner=director)
+    assert [e["name"] for e in last["entries"]] == [f"f{i:05d}.txt" for i in range(4, 8)] and not last["more"]
+    assert len(director.sessions) == 1

@@ -290,7 +290,7 @@ def _fetch(run: JobRun, path: str, files: int, runner: Runner | None) -> dict:
 
 def _file_rows(run: JobRun, path: str, first: int, last: int) -> list:
     key = _key(run, "list", path)
-    names = [f"{key}:{b}" for b in range(first // BLOCK, last // BLOCK + 1)]
+    names = [f"{key}:{b}" for b in range(first // BLOCK, (last - 1) // BLOCK + 1)]
     got = cache.get_many(names)
     if len(got) != len(names):
         return []
@@ -323,9 +323,14 @@ def browse(run: JobRun, *, path: str = "/", offset: int = 0, limit: int = BROWSE
     entries = [{"type": "dir", "name": name, "pathid": pathid, "fileid": None, "size": None, "mtime": None}
                for pathid, name in dirs[offset:offset + limit]]
     for pathid, fileid, lstat, name in files:
-        attributes = decode_lstat(lstat)
-        entries.append({"type": "file", "name": name, "pathid": pathid, "fileid": fileid, "size": attributes.size,
-                        "mtime": _epoch(attributes.mtime)})
+        try:
+            attributes = decode_lstat(lstat)
+        except ValueError:  # attributes the director could not tell: the file is still there to restore
+            size = mtime = None
+        else:
+            size, mtime = attributes.size, _epoch(attributes.mtime)
+        entries.append({"type": "file", "name": name, "pathid": pathid, "fileid": fileid, "size": size,
+                        "mtime": mtime})
     return {"jobid": run.jobid, "path": path, "offset": offset, "limit": limit, "entries": entries,
             "more": total > offset + limit}
 
