@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import CalypsoModel
-from apps.core.validators import validate_host_path, validate_hostname
+from apps.core.validators import validate_each, validate_host_path, validate_hostname
 
 from . import validators as v
 from .choices import Compression, JobLevel, JobStatus, JobType, PoolType, RunLevel, Signature, VolumeStatus
@@ -37,21 +37,6 @@ def _days(default: int, help_text) -> models.PositiveIntegerField:
 def _name() -> models.CharField:
     return models.CharField(max_length=127, unique=True, validators=[v.validate_resource_name], help_text=_(
         "Bacula resource name: letters, digits, . _ - (no spaces)."))
-
-
-def _list_of(validator, value, field: str) -> None:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValidationError({field: _("Give a list of text lines.")})
-    errors = []
-    for item in value:
-        try:
-            validator(item)
-        except ValidationError as exc:
-            errors.extend(exc.messages)
-    if len(set(value)) != len(value):
-        errors.append(_("Each entry only once."))
-    if errors:
-        raise ValidationError({field: errors})
 
 
 class Client(CalypsoModel):
@@ -98,8 +83,8 @@ class FileSet(CalypsoModel):
     def clean(self) -> None:
         if not self.include:
             raise ValidationError({"include": _("Give at least one directory to back up.")})
-        _list_of(validate_host_path, self.include, "include")
-        _list_of(validate_host_path, self.exclude, "exclude")
+        validate_each(validate_host_path, self.include, "include")
+        validate_each(validate_host_path, self.exclude, "exclude")
 
 
 class Schedule(CalypsoModel):
@@ -119,7 +104,7 @@ class Schedule(CalypsoModel):
     def clean(self) -> None:
         if not self.runs:
             raise ValidationError({"runs": _("Give at least one Run line.")})
-        _list_of(v.validate_schedule_run, self.runs, "runs")
+        validate_each(v.validate_schedule_run, self.runs, "runs")
 
 
 class Storage(CalypsoModel):
@@ -159,7 +144,7 @@ class Storage(CalypsoModel):
     def clean(self) -> None:
         if not self.archive_devices:
             raise ValidationError({"archive_devices": _("Give the device of at least one drive.")})
-        _list_of(validate_host_path, self.archive_devices, "archive_devices")
+        validate_each(validate_host_path, self.archive_devices, "archive_devices")
         if self.autochanger and not self.changer_device:
             raise ValidationError({"changer_device": _("An autochanger needs its changer device.")})
 

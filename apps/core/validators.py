@@ -22,6 +22,7 @@ __all__ = [
     "parse_size",
     "validate_btrfs_subvolume_name",
     "validate_config_path",
+    "validate_each",
     "validate_host_path",
     "validate_hostname",
     "validate_iqn",
@@ -208,3 +209,22 @@ def validate_iqn(value: str) -> str:
               "(e.g. iqn.2026-12.org.example:disk1), eui. and 16 hex digits, or naa. and 16 or 32 hex digits; "
               "223 bytes at most."), code="invalid_iqn", params={"value": value})
     return value
+
+
+def validate_each(validator, value, field: str) -> None:
+    """A list of texts (a JSON field edited one per line) each passing ``validator``, none twice; every fault
+    reported on ``field``."""
+    if not isinstance(value, list):
+        raise ValidationError({field: _("Give a list.")})
+    errors = []
+    for item in value:
+        try:
+            if not isinstance(item, str):
+                raise ValidationError(_("'%(value)s' is not text.") % {"value": item})
+            validator(item)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if len(set(map(str, value))) != len(value):
+        errors.append(_("Each entry only once."))
+    if errors:
+        raise ValidationError({field: errors})

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import CalypsoModel
-from apps.core.validators import validate_config_path, validate_safe_name
+from apps.core.validators import validate_config_path, validate_each, validate_safe_name
 from apps.storage.choices import Backend, DatasetKind
 from apps.storage.models import Dataset
 
@@ -51,23 +51,6 @@ class Portal(CalypsoModel):
         return f"[{self.address}]:{self.port}" if ":" in (self.address or "") else f"{self.address}:{self.port}"
 
 
-def _list_of(validator, value, field: str) -> None:
-    if not isinstance(value, list):
-        raise ValidationError({field: _("Give a list.")})
-    errors = []
-    for item in value:
-        try:
-            if not isinstance(item, str):
-                raise ValidationError(_("'%(value)s' is not text.") % {"value": item})
-            validator(item)
-        except ValidationError as exc:
-            errors.extend(exc.messages)
-    if len(set(value)) != len(value):
-        errors.append(_("Each entry only once."))
-    if errors:
-        raise ValidationError({field: errors})
-
-
 class InitiatorGroup(CalypsoModel):
     """Initiators allowed to log in to the targets that name this group: those whose name is one of
     ``initiators`` and those connecting from one of ``networks`` (either is enough); a group with neither
@@ -88,8 +71,8 @@ class InitiatorGroup(CalypsoModel):
         return self.name
 
     def clean(self) -> None:
-        _list_of(v.validate_iqn, self.initiators, "initiators")
-        _list_of(v.validate_network, self.networks, "networks")
+        validate_each(v.validate_iqn, self.initiators, "initiators")
+        validate_each(v.validate_network, self.networks, "networks")
 
 
 class Target(CalypsoModel):
