@@ -1,5 +1,6 @@
 """Shared fixtures: users in each role, API clients (forced or with a real token), logged-in browsers,
-and ``replay``: a ReplayRunner that every service and job uses instead of the host."""
+``replay``: a ReplayRunner that every service and job uses instead of the host, and ``projects``: a managed
+dataset on a directory of the test's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from rest_framework.test import APIClient
 from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import ADMINISTRATOR, AUDITOR, OPERATOR, VIEWER, sync_roles
 from apps.core.runner import ReplayRunner, runner_override
+from apps.storage.choices import Backend, DatasetKind
+from apps.storage.models import Dataset, Pool
 
 pytest_plugins = ["tests.hosts"]  # zfs-fuse pools and Btrfs filesystems for every app's integration tests
 
@@ -126,3 +129,13 @@ def replay():
     runner = ReplayRunner()
     with runner_override(runner):
         yield runner
+
+
+@pytest.fixture
+def projects(db, tmp_path) -> Dataset:
+    """Dataset tank/projects, mounted at a directory of the test's."""
+    mount = tmp_path / "tank" / "projects"
+    (mount / "docs").mkdir(parents=True)
+    pool = Pool.objects.create(name="tank", backend=Backend.ZFS, mountpoint=str(tmp_path / "tank"))
+    Dataset.objects.create(pool=pool, name="tank", kind=DatasetKind.FILESYSTEM, mountpoint=str(tmp_path / "tank"))
+    return Dataset.objects.create(pool=pool, name="tank/projects", kind=DatasetKind.FILESYSTEM, mountpoint=str(mount))

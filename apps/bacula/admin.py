@@ -16,6 +16,7 @@ from . import services
 from .choices import JOB_STATUS_COLORS
 from .models import BackupJob, Client, FileSet, JobRun, Pool, Schedule, Storage, Volume
 from .operations import CLIENT, FILESET, JOB, JOBRUN, POOL, SCHEDULE, STORAGE, VOLUME
+from .services import CLIENTS, FILESETS, JOBS, POOLS, SCHEDULES, STORAGES
 
 __all__ = ["BackupJobAdmin", "ClientAdmin", "FileSetAdmin", "JobRunAdmin", "PoolAdmin", "ScheduleAdmin",
            "StorageAdmin", "VolumeAdmin"]
@@ -32,8 +33,7 @@ class ClientForm(KeepSecretsForm):
 
     class Meta:
         model = Client
-        fields = ("name", "address", "port", "password", "file_retention_days", "job_retention_days", "autoprune",
-                  "description")
+        fields = CLIENTS.fields
 
 
 class StorageForm(KeepSecretsForm):
@@ -43,8 +43,7 @@ class StorageForm(KeepSecretsForm):
 
     class Meta:
         model = Storage
-        fields = ("name", "address", "port", "password", "library", "media_type", "autochanger", "changer_device",
-                  "changer_command", "archive_devices", "maximum_concurrent_jobs", "description")
+        fields = STORAGES.fields
 
 
 class FileSetForm(forms.ModelForm):
@@ -53,7 +52,7 @@ class FileSetForm(forms.ModelForm):
 
     class Meta:
         model = FileSet
-        fields = ("name", "include", "exclude", "compression", "signature", "one_fs", "description")
+        fields = FILESETS.fields
 
 
 class ScheduleForm(forms.ModelForm):
@@ -61,7 +60,7 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = ("name", "runs", "description")
+        fields = SCHEDULES.fields
 
 
 class _Resource(CalypsoModelAdmin):
@@ -115,6 +114,7 @@ class StorageAdmin(_Resource):
 @admin.register(Pool)
 class PoolAdmin(_Resource):
     list_display = ("name", "pool_type", "storage", "volume_retention_days", "recycle", "volume_count")
+    fields = POOLS.fields
     list_filter = ("pool_type", "storage")
     operations = POOL
 
@@ -126,6 +126,7 @@ class PoolAdmin(_Resource):
 @admin.register(BackupJob)
 class BackupJobAdmin(_Resource):
     list_display = ("name", "client", "fileset", "schedule", "pool", "storage", "level")
+    fields = JOBS.fields
     list_filter = ("level", "client", "pool", "storage")
     operations = JOB
     row_operations = True

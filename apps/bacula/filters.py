@@ -10,26 +10,53 @@ __all__ = ["ClientFilterSet", "FileSetFilterSet", "JobFilterSet", "JobRunFilterS
            "ScheduleFilterSet", "StorageFilterSet", "VolumeFilterSet"]
 
 
-def _name():
-    return filters.CharFilter(lookup_expr="icontains", help_text="Part of the name (plain text, any case).")
+class _ByName(CalypsoFilterSet):
+    name = filters.CharFilter(lookup_expr="icontains", help_text="Part of the name (plain text, any case).")
 
 
-def _named(model_class, *extra):
-    meta = type("Meta", (), {"model": model_class, "fields": ("name", *extra)})
-    return type(f"{model_class.__name__}FilterSet", (CalypsoFilterSet,), {"name": _name(), "Meta": meta})
+class ClientFilterSet(_ByName):
+    class Meta:
+        model = Client
+        fields = ("name",)
 
 
-ClientFilterSet = _named(Client)
-FileSetFilterSet = _named(FileSet)
-ScheduleFilterSet = _named(Schedule)
-StorageFilterSet = _named(Storage, "autochanger")
-PoolFilterSet = _named(Pool, "pool_type", "storage")
-JobFilterSet = _named(BackupJob, "client", "fileset", "schedule", "pool", "storage", "level")
-VolumeFilterSet = _named(Volume, "pool", "status", "in_changer", "media_type")
+class FileSetFilterSet(_ByName):
+    class Meta:
+        model = FileSet
+        fields = ("name",)
 
 
-class JobRunFilterSet(CalypsoFilterSet):
-    name = _name()
+class ScheduleFilterSet(_ByName):
+    class Meta:
+        model = Schedule
+        fields = ("name",)
+
+
+class StorageFilterSet(_ByName):
+    class Meta:
+        model = Storage
+        fields = ("name", "autochanger")
+
+
+class PoolFilterSet(_ByName):
+    class Meta:
+        model = Pool
+        fields = ("name", "pool_type", "storage")
+
+
+class JobFilterSet(_ByName):
+    class Meta:
+        model = BackupJob
+        fields = ("name", "client", "fileset", "schedule", "pool", "storage", "level")
+
+
+class VolumeFilterSet(_ByName):
+    class Meta:
+        model = Volume
+        fields = ("name", "pool", "status", "in_changer", "media_type")
+
+
+class JobRunFilterSet(_ByName):
     started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 

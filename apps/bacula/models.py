@@ -39,10 +39,23 @@ def _name() -> models.CharField:
         "Bacula resource name: letters, digits, . _ - (no spaces)."))
 
 
-class Client(CalypsoModel):
-    """A file daemon the director backs up and restores to."""
+class _Resource(CalypsoModel):
+    """A resource Calypso renders into the director's or the storage daemon's configuration, by its name."""
 
     name = _name()
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Client(_Resource):
+    """A file daemon the director backs up and restores to."""
+
     address = models.CharField(max_length=255, validators=[validate_hostname], help_text=_(
         "Where the file daemon listens (host name or address)."))
     port = _port(9102)
@@ -51,34 +64,19 @@ class Client(CalypsoModel):
     file_retention_days = _days(60, _("How long file records stay in the catalog (restores of single files)."))
     job_retention_days = _days(180, _("How long job records stay in the catalog."))
     autoprune = models.BooleanField(default=True)
-    description = models.CharField(max_length=255, blank=True)
 
     secret_fields = ("password",)
 
-    class Meta:
-        ordering = ("name",)
 
-    def __str__(self) -> str:
-        return self.name
-
-
-class FileSet(CalypsoModel):
+class FileSet(_Resource):
     """What a job backs up: directories inside the managed datasets, and what to leave out."""
 
-    name = _name()
     include = models.JSONField(default=list, help_text=_(
         "Directories to back up, one per line; each inside a managed dataset (e.g. /tank/projects)."))
     exclude = models.JSONField(default=list, blank=True, help_text=_("Paths to leave out, one per line."))
     compression = models.CharField(max_length=8, choices=Compression.choices, default=Compression.NONE, blank=True)
     signature = models.CharField(max_length=8, choices=Signature.choices, default=Signature.MD5)
     one_fs = models.BooleanField(default=True, help_text=_("Stay on the dataset's file system (no mount points)."))
-    description = models.CharField(max_length=255, blank=True)
-
-    class Meta:
-        ordering = ("name",)
-
-    def __str__(self) -> str:
-        return self.name
 
     def clean(self) -> None:
         if not self.include:
@@ -87,19 +85,11 @@ class FileSet(CalypsoModel):
         validate_each(validate_host_path, self.exclude, "exclude")
 
 
-class Schedule(CalypsoModel):
+class Schedule(_Resource):
     """When jobs run: Bacula ``Run`` lines (``Level=Full 1st sun at 23:05``)."""
 
-    name = _name()
     runs = models.JSONField(default=list, help_text=_(
         "One Bacula Run line each, e.g. 'Level=Full 1st sun at 23:05' or 'Level=Incremental mon-sat at 23:05'."))
-    description = models.CharField(max_length=255, blank=True)
-
-    class Meta:
-        ordering = ("name",)
-
-    def __str__(self) -> str:
-        return self.name
 
     def clean(self) -> None:
         if not self.runs:
@@ -107,11 +97,10 @@ class Schedule(CalypsoModel):
         validate_each(v.validate_schedule_run, self.runs, "runs")
 
 
-class Storage(CalypsoModel):
+class Storage(_Resource):
     """A storage daemon device as the director sees it, and (for the local storage daemon) the autochanger and
     drives Calypso writes into the storage daemon's include file."""
 
-    name = _name()
     address = models.CharField(max_length=255, default="127.0.0.1", validators=[validate_hostname])
     port = _port(9103)
     password = EncryptedTextField(validators=[v.validate_password], help_text=_(
@@ -130,16 +119,11 @@ class Storage(CalypsoModel):
         "The drives' devices (/dev/nst0), one per line, in drive-index order (empty: the library's drives)."))
     maximum_concurrent_jobs = models.PositiveIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(1000)])
-    description = models.CharField(max_length=255, blank=True)
 
     secret_fields = ("password",)
 
-    class Meta:
-        ordering = ("name",)
+    class Meta(_Resource.Meta):
         permissions = [("label_storage", "Can label volumes from barcodes")]
-
-    def __str__(self) -> str:
-        return self.name
 
     def clean(self) -> None:
         if not self.archive_devices:
@@ -152,10 +136,9 @@ class Storage(CalypsoModel):
         return f"{self.name}-drive-{index}"
 
 
-class Pool(CalypsoModel):
+class Pool(_Resource):
     """A set of volumes with one retention: where jobs write."""
 
-    name = _name()
     pool_type = models.CharField(max_length=16, choices=PoolType.choices, default=PoolType.BACKUP)
     storage = models.ForeignKey(Storage, null=True, blank=True, on_delete=models.PROTECT, related_name="pools")
     volume_retention_days = _days(365, _("A volume is not recycled before its last write is this old."))
@@ -165,19 +148,11 @@ class Pool(CalypsoModel):
         "0: no limit (tape volumes end at the end of the tape)."))
     label_format = models.CharField(max_length=64, blank=True, validators=[v.validate_label_format], help_text=_(
         "For disk volumes labelled automatically (e.g. Vol-); empty for tape (labelled from barcodes)."))
-    description = models.CharField(max_length=255, blank=True)
-
-    class Meta:
-        ordering = ("name",)
-
-    def __str__(self) -> str:
-        return self.name
 
 
-class BackupJob(CalypsoModel):
+class BackupJob(_Resource):
     """A backup job: which client, what (fileset), when (schedule), where to (pool and storage)."""
 
-    name = _name()
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="jobs")
     fileset = models.ForeignKey(FileSet, on_delete=models.PROTECT, related_name="jobs")
     schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs",
@@ -186,14 +161,9 @@ class BackupJob(CalypsoModel):
     storage = models.ForeignKey(Storage, on_delete=models.PROTECT, related_name="jobs")
     level = models.CharField(max_length=16, choices=JobLevel.choices, default=JobLevel.INCREMENTAL)
     priority = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1), MaxValueValidator(100)])
-    description = models.CharField(max_length=255, blank=True)
 
-    class Meta:
-        ordering = ("name",)
+    class Meta(_Resource.Meta):
         permissions = [("run_backupjob", "Can run a backup job now")]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class JobRun(CalypsoModel):

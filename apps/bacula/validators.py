@@ -8,32 +8,21 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from apps.core.errors import BackendError
+from apps.core.validators import from_backend
 
 from .backends import base
 
 __all__ = ["validate_changer_command", "validate_label_format", "validate_password", "validate_resource_name",
            "validate_schedule_run"]
 
-_CHANGER_ARG = re.compile(r"[A-Za-z0-9%/._=:-]+")
-_LABEL = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def _backend(check, value: str) -> str:
-    try:
-        check(value)
-    except BackendError as exc:
-        raise ValidationError(exc.message, code="invalid") from exc
-    return value
-
 
 def validate_resource_name(value: str) -> str:
-    return _backend(base.validate_name, value)
+    return from_backend(base.validate_name, value)
 
 
 def validate_schedule_run(value: str) -> str:
     """One Run line in Bacula's grammar (the same parse ``bacula-dir -t`` does)."""
-    return _backend(base.validate_schedule_run, value)
+    return from_backend(base.validate_schedule_run, value)
 
 
 def validate_password(value: str) -> str:
@@ -45,15 +34,8 @@ def validate_password(value: str) -> str:
 
 def validate_changer_command(value: str) -> str:
     """An absolute program path and arguments of letters, digits and % / . _ = : - (Bacula's %c %o %S %a %d %v)."""
-    words = value.split(" ") if isinstance(value, str) else []
-    if not words or not words[0].startswith("/") or not all(_CHANGER_ARG.fullmatch(w) for w in words):
-        raise ValidationError(_("Give the changer program's absolute path and its arguments (letters, digits and "
-                                "%% / . _ = : -), e.g. /etc/bacula/scripts/mtx-changer %%c %%o %%S %%a %%d."),
-                              code="invalid")
-    return value
+    return from_backend(base.validate_changer_command, value)
 
 
 def validate_label_format(value: str) -> str:
-    if not isinstance(value, str) or not _LABEL.fullmatch(value):
-        raise ValidationError(_("Letters, digits and . _ - (up to 64), e.g. Vol-."), code="invalid")
-    return value
+    return from_backend(base.validate_label_format, value)

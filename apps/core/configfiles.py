@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +48,15 @@ def host_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def service_argv(action: str, unit: str, *, script: str | None = None) -> list[str]:
-    """The command that starts, stops or restarts a host service: ``systemctl`` when systemd runs, else its init
-    script (``script``, default ``/etc/init.d/<unit>`` without a systemd suffix); [] when there is neither."""
+def service_argv(action: str, unit: str, *, script: str | None = None,
+                 configured: Sequence[str] | None = None) -> list[str]:
+    """The command that starts, stops or restarts a host service: ``configured`` when a setting gives one, else
+    ``systemctl`` when systemd runs, else its init script (``script``, default ``/etc/init.d/<unit>`` without a
+    systemd suffix); [] when there is neither."""
     if action not in ("start", "stop", "restart", "reload"):
         raise ValueError(f"not a service action: {action!r}")
+    if configured is not None:
+        return list(configured)
     if SYSTEMD_RUN.is_dir():
         return ["systemctl", action, unit]
     path = INIT_D / (script or unit.split(".", 1)[0])  # mhvtl.target -> /etc/init.d/mhvtl

@@ -14,9 +14,12 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .errors import BackendError
+
 __all__ = [
     "MAX_IQN_BYTES",
     "format_size",
+    "from_backend",
     "ip_network_or_none",
     "is_unix_user",
     "parse_size",
@@ -228,3 +231,13 @@ def validate_each(validator, value, field: str) -> None:
         errors.append(_("Each entry only once."))
     if errors:
         raise ValidationError({field: errors})
+
+
+def from_backend(check, value):
+    """``check(value)``, a backend's own rule, its ``BackendError`` raised as a ValidationError: a model refuses
+    exactly what its backend would, as a 400 on the field before any command runs."""
+    try:
+        check(value)
+    except BackendError as exc:
+        raise ValidationError(exc.message, code="invalid") from exc
+    return value

@@ -13,9 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import BackendError
 from apps.core.models import CalypsoModel
-from apps.core.validators import validate_iqn
+from apps.core.validators import from_backend, validate_iqn
 
 from .backends.base import IDENT, MAX_DRIVES, MAX_IE, MAX_SLOTS, validate_barcode
 from .backends.physical import validate_changer, validate_tape_device
@@ -31,31 +30,24 @@ validate_ident = RegexValidator(rf"^(?:{IDENT.pattern})$", _(
 validate_density = RegexValidator(r"^[A-Za-z0-9]{1,16}$", _("1 to 16 letters and digits (e.g. LTO6)."))
 
 
-def _checked(func, value) -> None:
-    try:
-        func(value)
-    except BackendError as exc:
-        raise ValidationError(str(exc)) from exc
-
-
 def validate_barcode_field(value: str) -> None:
     """1 to 16 upper-case letters and digits, no spaces."""
-    _checked(validate_barcode, value)
+    from_backend(validate_barcode, value)
 
 
 def validate_changer_field(value: str) -> None:
     """/dev/sgN or a /dev/tape/by-id/ link."""
-    _checked(validate_changer, value)
+    from_backend(validate_changer, value)
 
 
 def validate_tape_device_field(value: str) -> None:
     """/dev/nstN or a /dev/tape/by-id/ link."""
-    _checked(validate_tape_device, value)
+    from_backend(validate_tape_device, value)
 
 
 def validate_media_home_field(value: str) -> None:
     """An absolute, normalised directory path."""
-    _checked(validate_media_home, value)
+    from_backend(validate_media_home, value)
 
 
 def tape_barcode(value: str) -> str:

@@ -7,22 +7,10 @@ import pytest
 
 from apps.bacula.models import BackupJob, Client, FileSet, JobRun, Pool, Schedule, Storage
 from apps.bacula.services.config import include_path
-from apps.storage.choices import Backend, DatasetKind
-from apps.storage.models import Dataset
-from apps.storage.models import Pool as StoragePool
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/bacula/"
 SECRET = "fd-director-secret-9"
-
-
-@pytest.fixture
-def projects(db, tmp_path) -> Dataset:
-    """Dataset tank/projects, mounted at a directory of the test's."""
-    mount = tmp_path / "tank" / "projects"
-    mount.mkdir(parents=True)
-    pool = StoragePool.objects.create(name="tank", backend=Backend.ZFS, mountpoint=str(tmp_path / "tank"))
-    return Dataset.objects.create(pool=pool, name="tank/projects", kind=DatasetKind.FILESYSTEM, mountpoint=str(mount))
 
 
 @pytest.fixture

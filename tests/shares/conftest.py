@@ -1,5 +1,5 @@
-"""Shares test fixtures: a managed dataset whose mountpoint is a real directory, and a replay runner that
-answers Samba's checks the way a healthy host does."""
+"""Shares test fixtures: a replay runner that answers Samba's checks the way a healthy host does (the managed
+dataset ``projects`` comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,10 @@ from django.conf import settings as django_settings
 
 from apps.core.runner import ReplayRunner
 from apps.shares.services import include_path
-from apps.storage.choices import Backend, DatasetKind
-from apps.storage.models import Dataset, Pool
 
 from .recordings import add_recording
 
-__all__ = ["projects", "samba_ok"]
-
-
-@pytest.fixture
-def projects(db, tmp_path) -> Dataset:
-    """Dataset tank/projects, mounted at a directory of the test's."""
-    mount = tmp_path / "tank" / "projects"
-    (mount / "docs").mkdir(parents=True)
-    pool = Pool.objects.create(name="tank", backend=Backend.ZFS, mountpoint=str(tmp_path / "tank"))
-    Dataset.objects.create(pool=pool, name="tank", kind=DatasetKind.FILESYSTEM, mountpoint=str(tmp_path / "tank"))
-    return Dataset.objects.create(pool=pool, name="tank/projects", kind=DatasetKind.FILESYSTEM, mountpoint=str(mount))
+__all__ = ["samba_ok"]
 
 
 def candidate() -> str:

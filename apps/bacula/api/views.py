@@ -8,25 +8,66 @@ __all__ = ["ClientViewSet", "FileSetViewSet", "JobRunViewSet", "JobViewSet", "Po
            "StorageViewSet", "VolumeViewSet"]
 
 
-def _viewset(name, queryset, serializer, filterset, ops, ordering=("name",), search=("name",)):
-    return type(name, (CalypsoViewSet,), {
-        "queryset": queryset, "serializer_class": serializer, "filterset_class": filterset,
-        "ordering_fields": ordering, "search_fields": search, "operations": ops, "__module__": __name__})
+class _ByName(CalypsoViewSet):
+    search_fields = ("name",)
+    ordering_fields = ("name",)
 
 
-ClientViewSet = _viewset("ClientViewSet", Client.objects.all(), serializers.BaculaClientSerializer,
-                         filters.ClientFilterSet, operations.CLIENT)
-FileSetViewSet = _viewset("FileSetViewSet", FileSet.objects.all(), serializers.BaculaFileSetSerializer,
-                          filters.FileSetFilterSet, operations.FILESET)
-ScheduleViewSet = _viewset("ScheduleViewSet", Schedule.objects.all(), serializers.BaculaScheduleSerializer,
-                           filters.ScheduleFilterSet, operations.SCHEDULE)
-StorageViewSet = _viewset("StorageViewSet", Storage.objects.all(), serializers.BaculaStorageSerializer,
-                          filters.StorageFilterSet, operations.STORAGE)
-PoolViewSet = _viewset("PoolViewSet", Pool.objects.all(), serializers.BaculaPoolSerializer, filters.PoolFilterSet,
-                       operations.POOL)
-JobViewSet = _viewset("JobViewSet", BackupJob.objects.select_related("client", "fileset", "schedule", "pool", "storage"), serializers.BaculaJobSerializer, filters.JobFilterSet,
-                      operations.JOB)
-JobRunViewSet = _viewset("JobRunViewSet", JobRun.objects.all(), serializers.BaculaJobRunSerializer,
-                         filters.JobRunFilterSet, operations.JOBRUN, ordering=("jobid", "started_at", "bytes"))
-VolumeViewSet = _viewset("VolumeViewSet", Volume.objects.all(), serializers.BaculaVolumeSerializer,
-                         filters.VolumeFilterSet, operations.VOLUME, ordering=("name", "slot", "bytes", "last_written"))
+class ClientViewSet(_ByName):
+    queryset = Client.objects.all()
+    serializer_class = serializers.BaculaClientSerializer
+    filterset_class = filters.ClientFilterSet
+    operations = operations.CLIENT
+
+
+class FileSetViewSet(_ByName):
+    queryset = FileSet.objects.all()
+    serializer_class = serializers.BaculaFileSetSerializer
+    filterset_class = filters.FileSetFilterSet
+    operations = operations.FILESET
+
+
+class ScheduleViewSet(_ByName):
+    queryset = Schedule.objects.all()
+    serializer_class = serializers.BaculaScheduleSerializer
+    filterset_class = filters.ScheduleFilterSet
+    operations = operations.SCHEDULE
+
+
+class StorageViewSet(_ByName):
+    queryset = Storage.objects.all()
+    serializer_class = serializers.BaculaStorageSerializer
+    filterset_class = filters.StorageFilterSet
+    operations = operations.STORAGE
+
+
+class PoolViewSet(_ByName):
+    queryset = Pool.objects.all()
+    serializer_class = serializers.BaculaPoolSerializer
+    filterset_class = filters.PoolFilterSet
+    operations = operations.POOL
+
+
+class JobViewSet(_ByName):
+    queryset = BackupJob.objects.select_related("client", "fileset", "schedule", "pool", "storage")
+    serializer_class = serializers.BaculaJobSerializer
+    filterset_class = filters.JobFilterSet
+    operations = operations.JOB
+
+
+class JobRunViewSet(CalypsoViewSet):
+    queryset = JobRun.objects.all()
+    serializer_class = serializers.BaculaJobRunSerializer
+    filterset_class = filters.JobRunFilterSet
+    search_fields = ("name",)
+    ordering_fields = ("jobid", "started_at", "bytes")
+    operations = operations.JOBRUN
+
+
+class VolumeViewSet(CalypsoViewSet):
+    queryset = Volume.objects.all()
+    serializer_class = serializers.BaculaVolumeSerializer
+    filterset_class = filters.VolumeFilterSet
+    search_fields = ("name",)
+    ordering_fields = ("name", "slot", "bytes", "last_written")
+    operations = operations.VOLUME

@@ -29,6 +29,8 @@ __all__ = [
     "StorageSpec",
     "quote",
     "validate_address",
+    "validate_changer_command",
+    "validate_label_format",
     "validate_name",
     "validate_password",
     "validate_path",
@@ -63,6 +65,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,126}")
 _ADDRESS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,252}")
 _BAD_PATH = re.compile(r'[\x00-\x1f\x7f"]')
 _LABEL_FORMAT = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_CHANGER_WORD = re.compile(r"[A-Za-z0-9%/._=:-]+")
 
 
 def _fail(field: str, message: str) -> BackendError:
@@ -94,6 +97,21 @@ def validate_password(value: Any, field: str = "password") -> str:
     """A daemon password: 1 to 127 characters, no control characters (quotes are escaped when written)."""
     if not isinstance(value, str) or not 1 <= len(value) <= 127 or re.search(r"[\x00-\x1f\x7f]", value):
         raise _fail(field, "a password of 1 to 127 characters without control characters")
+    return value
+
+
+def validate_label_format(value: Any, field: str = "label_format") -> str:
+    """A pool's label format for volumes labelled automatically: letters, digits, ``. _ -`` (64 at most)."""
+    if not isinstance(value, str) or not _LABEL_FORMAT.fullmatch(value):
+        raise _fail(field, f"{value!r}: letters, digits, . _ - (at most 64)")
+    return value
+
+
+def validate_changer_command(value: Any, field: str = "changer_command") -> str:
+    """A changer program's absolute path and its arguments (Bacula's ``%c %o %S %a %d %v`` among them)."""
+    words = value.split(" ") if isinstance(value, str) else []
+    if not words or not words[0].startswith("/") or not all(_CHANGER_WORD.fullmatch(w) for w in words):
+        raise _fail(field, f"{value!r}: an absolute program path and arguments of letters, digits and % / . _ = : -")
     return value
 
 
@@ -331,8 +349,8 @@ class PoolSpec(_Spec):
         _bool(self.recycle, "pool.recycle")
         _bool(self.autoprune, "pool.autoprune")
         _int(self.maximum_volume_bytes, "pool.maximum_volume_bytes", 0, 2**63 - 1)
-        if self.label_format and not (isinstance(self.label_format, str) and _LABEL_FORMAT.fullmatch(self.label_format)):
-            raise _fail("pool.label_format", f"{self.label_format!r}: letters, digits, . _ - (at most 64)")
+        if self.label_format:
+            validate_label_format(self.label_format, "pool.label_format")
         if self.storage:
             validate_name(self.storage, "pool.storage")
 
@@ -385,9 +403,6 @@ class DeviceSpec(_Spec):
         return self.device_type or ("Tape" if self.archive_device.startswith("/dev/") else "File")
 
 
-_CHANGER_WORD = re.compile(r"[A-Za-z0-9%/._=:-]+")
-
-
 @dataclass(frozen=True)
 class AutochangerSpec(_Spec):
     name: str
@@ -398,10 +413,7 @@ class AutochangerSpec(_Spec):
     def validate(self) -> None:
         validate_name(self.name, "autochanger.name")
         validate_path(self.changer_device, "autochanger.changer_device")
-        words = self.changer_command.split(" ") if isinstance(self.changer_command, str) else []
-        if not words or not words[0].startswith("/") or not all(_CHANGER_WORD.fullmatch(w) for w in words):
-            raise _fail("autochanger.changer_command", f"{self.changer_command!r}: an absolute program path and "
-                        "arguments of letters, digits and % / . _ = : -")
+        validate_changer_command(self.changer_command, "autochanger.changer_command")
         for device in _tuple(self.devices, "autochanger.devices", empty=False):
             if not isinstance(device, DeviceSpec):
                 raise _fail("autochanger.devices", "expected DeviceSpec items")

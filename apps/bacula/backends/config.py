@@ -26,7 +26,7 @@ from .base import (
     validate_path,
 )
 
-__all__ = ["candidate_main", "check_config", "render_director", "render_storage"]
+__all__ = ["candidate_main", "check_config", "render_director", "render_storage", "with_include"]
 
 
 def _yes(value: bool) -> str:
@@ -165,6 +165,14 @@ def check_config(runner: Runner, flavour: Flavour, daemon: str, main_conf: str) 
         output = "\n".join(t for t in (result.stdout, result.stderr) if t.strip())
         raise BackendError(_tool_words(output), argv=result.argv, returncode=result.returncode,
                            stderr=_tool_words(output))
+
+
+def with_include(main_text: str, include_path: str) -> str:
+    """``main_text`` with an ``@include_path`` line (added at its end when it has none)."""
+    validate_path(include_path, "include_path")
+    if any(row.strip() == f"@{include_path}" for row in main_text.splitlines()):
+        return main_text
+    return main_text.rstrip("\n") + f"\n\n# Resources managed by Calypso\n@{include_path}\n"
 
 
 def candidate_main(main_text: str, include_path: str, candidate_path: str) -> str:

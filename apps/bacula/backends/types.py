@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = [
+    "OK_STATUSES",
     "TERMINAL_STATUSES",
     "BvfsEntry",
     "BvfsVersion",
@@ -20,8 +21,10 @@ __all__ = [
     "VolumeRecord",
 ]
 
-# JobStatus letters of a job that has ended (T ok, E error, e non-fatal, f fatal, A canceled, D verify differs).
-TERMINAL_STATUSES = frozenset("TEefAD")
+# JobStatus letters of a job that has ended (T ok, W ok with warnings, E error, e non-fatal, f fatal, A canceled,
+# D verify differs, I incomplete), and those of a job that did its work.
+TERMINAL_STATUSES = frozenset("TWEefADI")
+OK_STATUSES = frozenset("TW")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class JobRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == "T"
+        return self.status in OK_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ transaction rolls back: the old configuration stays in force and the error says 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +115,7 @@ def _with_include(daemon: str) -> str:
         raise BackendError(_("Cannot read %(path)s (%(why)s): install and configure %(tool)s first.") % {
             "path": path, "why": exc.strerror, "tool": flavour().dir_binary if daemon == "dir" else flavour().sd_binary}
         ) from exc
-    if re.search(rf"^\s*@{re.escape(str(include))}\s*$", text, re.MULTILINE):
-        return text
-    return text.rstrip("\n") + f"\n\n# Resources managed by Calypso\n@{include}\n"
+    return config.with_include(text, str(include))
 
 
 def _checker(daemon: str, runner: Runner):
@@ -169,8 +166,7 @@ def sd_restart_argv() -> list[str]:
     """How the storage daemon is restarted: ``CALYPSO_BACULA_SD_RESTART``, else through systemd when it runs, else
     the init script; [] when there is neither (the file is then checked and installed, and read at its next
     start)."""
-    configured = settings.CALYPSO_BACULA_SD_RESTART
-    return list(configured) if configured is not None else service_argv("restart", flavour().sd_binary)
+    return service_argv("restart", flavour().sd_binary, configured=settings.CALYPSO_BACULA_SD_RESTART)
 
 
 def _restart_sd(runner: Runner) -> None:

@@ -33,12 +33,10 @@ from ..choices import JobLevel
 from ..models import BackupJob, Client, JobRun, Pool, Storage, Volume
 from .config import RESTORE_JOB
 
-__all__ = ["BROWSE_PAGE", "TERMINAL", "browse", "job_log", "mark_volume", "move_volume",
+__all__ = ["BROWSE_PAGE", "browse", "job_log", "mark_volume", "move_volume",
            "purge_volume", "refresh_history", "refresh_volumes", "start_backup", "start_label",
            "start_restore", "update_slots"]
 
-TERMINAL = frozenset("TWEefADI")  # the director's end states (see choices.JobStatus)
-OK_STATES = frozenset("TW")
 BROWSE_PAGE = 100
 MAX_BROWSE = 100_000  # rows of one directory the browser fetches at most per page (offset + limit)
 BROWSE_CACHE_S = 600
@@ -75,7 +73,7 @@ def refresh_history(*, actor=None, runner: Runner | None = None) -> dict:
 
 
 def refresh_volumes(*, actor=None, runner: Runner | None = None) -> dict:
-    """Read the catalog's volumes (``llist volumes``) into the volume rows; volumes gone from it are removed."""
+    """Read the catalog's volumes (``list volumes``) into the volume rows; volumes gone from it are removed."""
     records = get_console(runner).volumes()
     pools = {p.name: p for p in Pool.objects.all()}
     with transaction.atomic():
@@ -83,8 +81,7 @@ def refresh_volumes(*, actor=None, runner: Runner | None = None) -> dict:
             Volume.objects.update_or_create(name=record.name, defaults={
                 "pool": pools.get(record.pool), "pool_name": record.pool, "status": record.status,
                 "media_type": record.media_type, "slot": record.slot, "in_changer": record.in_changer,
-                "bytes": record.bytes, "jobs": getattr(record, "jobs", 0) or 0,
-                "last_written": _aware(record.last_written), "storage": getattr(record, "storage", "") or ""})
+                "bytes": record.bytes, "last_written": _aware(record.last_written)})
         Volume.objects.exclude(name__in=[r.name for r in records]).delete()
     return {"volumes": len(records)}
 
@@ -180,7 +177,7 @@ def _follow(ctx: JobContext, console: Any, jobid: int, client: str, total_bytes:
     cancels the director's job. Returns its catalog record; its log goes into the Calypso job's log."""
     while True:
         record = console.job(jobid)
-        if record.status in TERMINAL:
+        if not record.running:
             break
         try:
             ctx.check_cancelled()
@@ -207,7 +204,7 @@ def _follow(ctx: JobContext, console: Any, jobid: int, client: str, total_bytes:
 
 
 def _finish(record: Any, what: str) -> None:
-    if record.status not in OK_STATES:
+    if not record.ok:
         raise BackendError(_("%(what)s %(id)d ended with status %(status)s: the director's job log above says why.")
                            % {"what": what, "id": record.jobid, "status": record.status})
 

@@ -138,8 +138,7 @@ def _run(runner: Runner, argv: Sequence[str]) -> str:
 
 def restart_argv() -> list[str]:
     """How mhVTL is restarted: ``CALYPSO_MHVTL_RESTART``, else its service (systemd's mhvtl.target, or init.d)."""
-    configured = settings.CALYPSO_MHVTL_RESTART
-    return list(configured) if configured is not None else service_argv("restart", "mhvtl.target")
+    return service_argv("restart", "mhvtl.target", configured=settings.CALYPSO_MHVTL_RESTART)
 
 
 def _restart(runner: Runner) -> None:
@@ -199,6 +198,11 @@ def _install_one(path: Path, text: str | None) -> bool:
     return install(path, text, validate=_parses(parse_library_contents, lambda parsed: None)).changed
 
 
+def _overlap(first_id: int, drives: int, other: Library) -> bool:
+    """Whether ids ``first_id`` to ``first_id + drives`` (a library and its drives) meet ``other``'s."""
+    return not (first_id + drives < other.mhvtl_id or first_id > other.mhvtl_id + other.drive_count)
+
+
 # ------------------------------------------------------------------ the resource
 class LibraryService(ResourceService[Library]):
     """Create, change and delete tape libraries; a virtual one is built on (or removed from) the host at once."""
@@ -225,9 +229,9 @@ class LibraryService(ResourceService[Library]):
 
     @staticmethod
     def _free_mhvtl_id(obj: Library) -> int | None:
-        taken = [(lib.mhvtl_id, lib.mhvtl_id + lib.drive_count) for lib in _mhvtl_libraries(exclude=obj)]
+        others = _mhvtl_libraries(exclude=obj)
         return next((n for n in range(10, 9990, 10)
-                     if all(n + obj.drive_count < low or n > high for low, high in taken)), None)
+                     if not any(_overlap(n, obj.drive_count, lib) for lib in others)), None)
 
     def check(self, obj: Library) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
@@ -263,8 +267,7 @@ class LibraryService(ResourceService[Library]):
         if obj.mhvtl_id is None:
             return {"mhvtl_id": [_("No mhVTL id is free for this many drives: give one.")]}
         for other in _mhvtl_libraries(exclude=obj):
-            if not (obj.mhvtl_id + obj.drive_count < other.mhvtl_id or obj.mhvtl_id > other.mhvtl_id
-                    + other.drive_count):
+            if _overlap(obj.mhvtl_id, obj.drive_count, other):
                 return {"mhvtl_id": [_("Ids %(a)s-%(b)s are taken by library %(o)s and its drives.") % {
                     "a": other.mhvtl_id, "b": other.mhvtl_id + other.drive_count, "o": other.name}]}
         if obj.mhvtl_id + obj.drive_count > 9999:

@@ -15,6 +15,7 @@ from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
 
 from ..backends import get_backend
+from ..backends.base import validate_barcode
 from ..backends.types import ChangerStatus
 from ..choices import LibraryKind
 from ..models import Library, Medium
@@ -62,8 +63,6 @@ def check_drive(library: Library, value, field: str = "drive") -> int:
 
 def check_barcode(value, field: str = "barcode") -> str:
     """A barcode: 1-16 upper-case letters and digits, no spaces."""
-    from ..backends.base import validate_barcode
-
     try:
         return validate_barcode(value)
     except BackendError as exc:
